@@ -1,0 +1,32 @@
+"""The deciders: planners over action sequences and a receding-horizon controller.
+
+Model-agnostic: a planner takes a one-step ``dynamics(state, action)`` and a trajectory
+``cost(states, actions)`` (see :mod:`agents.base`); this package never imports ``pig_control``
+or ``envs``.
+"""
+
+from agents.base import Callback, Cost, Dynamics, Planner, rollout
+from agents.cem import CEMPlanner
+from agents.cmaes import CMAESPlanner
+from agents.factory import PLANNERS, make_planner, planner_options
+from agents.grad import GradPlanner
+from agents.icem import ICEMPlanner
+from agents.mpc import MPCController
+from agents.mppi import MPPIPlanner
+
+__all__ = [
+    "PLANNERS",
+    "CEMPlanner",
+    "CMAESPlanner",
+    "Callback",
+    "Cost",
+    "Dynamics",
+    "GradPlanner",
+    "ICEMPlanner",
+    "MPCController",
+    "MPPIPlanner",
+    "Planner",
+    "make_planner",
+    "planner_options",
+    "rollout",
+]

@@ -1,0 +1,68 @@
+"""Build a planner by name: ``make_planner("icem", dynamics, cost, d, H, low, high, ...)``."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from agents.base import Bound, Cost, Dynamics, Planner
+from agents.cem import CEMPlanner
+from agents.cmaes import CMAESPlanner
+from agents.grad import GradPlanner
+from agents.icem import ICEMPlanner
+from agents.mppi import MPPIPlanner
+
+PLANNERS: dict[str, type[Planner]] = {
+    "cem": CEMPlanner,
+    "icem": ICEMPlanner,
+    "grad": GradPlanner,
+    "cmaes": CMAESPlanner,
+    "mppi": MPPIPlanner,
+}
+"""Planner classes by short name."""
+
+_POSITIONAL = ("dynamics", "cost", "action_dim", "horizon", "low", "high")
+
+
+def planner_options(name: str) -> dict[str, Any]:
+    """Keyword options of planner ``name`` with their defaults (seed, callback, device, ...)."""
+    cls = _lookup(name)
+    params = inspect.signature(cls.__init__).parameters
+    return {k: p.default for k, p in params.items() if k != "self" and k not in _POSITIONAL}
+
+
+def _lookup(name: str) -> type[Planner]:
+    try:
+        return PLANNERS[name]
+    except KeyError:
+        raise ValueError(f"unknown planner {name!r}; known planners: "
+                         f"{', '.join(PLANNERS)}") from None
+
+
+def make_planner(name: str, dynamics: Dynamics, cost: Cost, action_dim: int, horizon: int,
+                 low: Bound = -1.0, high: Bound = 1.0, **options: Any) -> Planner:
+    """Create a planner by name.
+
+    Args:
+        name: one of ``cem``, ``icem``, ``grad``, ``cmaes``, ``mppi``.
+        dynamics: one-step model ``(state (B, *S), action (B, d)) -> (B, *S)``.
+        cost: trajectory cost ``(states (B, H, *S), actions (B, H, d)) -> (B,)``.
+        action_dim: d, number of action components.
+        horizon: H, control steps planned ahead.
+        low: lower action bound (float or Tensor (d,)), in action units.
+        high: upper action bound (float or Tensor (d,)), in action units.
+        **options: keyword options of that planner (see :func:`planner_options`), e.g.
+            ``population=300, seed=1``.
+
+    Raises:
+        ValueError: unknown planner name (the message lists the known ones).
+        TypeError: an option the planner does not take (the message names it and lists the
+            valid ones).
+    """
+    cls = _lookup(name)
+    valid = planner_options(name)
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise TypeError(f"unknown option(s) {', '.join(unknown)} for planner {name!r}; "
+                        f"valid options: {', '.join(valid)}")
+    return cls(dynamics, cost, action_dim, horizon, low, high, **options)

@@ -1,0 +1,92 @@
+"""Checkpoints: tensors and plain metadata only, written atomically, loaded with
+``torch.load(..., weights_only=True)`` so that loading never runs code.
+
+Layout of the saved dict::
+
+    format     "pig_control/1"
+    config     the run's Config as a plain dict
+    model      the model's state_dict
+    params     learned physical parameters {name: float}
+    step       optimiser steps taken
+    optimizer  optimiser state (absent in shipped models)
+    rng        the data-sampling generator's state (absent in shipped models)
+    metadata   provenance: command, seed, data, wall-clock seconds, env_frames, code version
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import subprocess
+from pathlib import Path
+
+import torch
+
+from pig_control.cli import atomic_write_bytes
+from pig_control.config import config_from_dict
+from pig_control.errors import UserInputError
+
+FORMAT = "pig_control/1"
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
+    """Write ``payload`` (see module docstring) atomically: temporary file, then rename."""
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, **payload}, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> dict:
+    """Read a checkpoint safely; any problem is a :class:`UserInputError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"checkpoint '{path}' not found")
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else "unsafe content"
+        raise UserInputError(f"checkpoint '{path}' was refused: it holds more than tensors and "
+                             f"plain data ({first})") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as error:
+        raise UserInputError(f"checkpoint '{path}' is corrupt or not a checkpoint ({error})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise UserInputError(f"checkpoint '{path}' is not a pig_control checkpoint ({FORMAT})")
+    for key in ("config", "model"):
+        if key not in payload:
+            raise UserInputError(f"checkpoint '{path}' lacks '{key}'")
+    return payload
+
+
+def load_model(path: str | os.PathLike, device: str = "cpu"):
+    """Rebuild the model stored in a checkpoint, in eval mode. Returns (model, checkpoint)."""
+    from pig_control.model.pig import PIGModel
+
+    payload = load_checkpoint(path, device)
+    config = config_from_dict(payload["config"])
+    model = PIGModel(config.model, config.data.input_steps).to(device)
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as error:
+        raise UserInputError(f"checkpoint '{path}' does not match its own config: "
+                             f"{str(error).splitlines()[0]}") from None
+    return model.eval(), payload
+
+
+def code_version() -> str:
+    """The git commit of the code that is running, or the package version outside a checkout."""
+    here = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, text=True,
+                             capture_output=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               text=True, capture_output=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha, dirty = "", ""
+    if sha:
+        return sha + ("-dirty" if dirty else "")
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return "pig_control " + version("pig_control")
+    except PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,408 @@
+"""Unsupervised training of a PIG model from frames (and actions, for actuated data).
+
+    python -m pig_control.train --config configs/spring.yaml [--data F.npz] [--out DIR]
+                                [--resume] [--seed S] [--device cpu|cuda] [key=value ...]
+
+Only frames (and the actions that were applied) reach the model: never true states, positions or
+parameters. Training runs in up to three phases (``training`` section of the config):
+
+1. autoencoder: the encoder and decoder learn to find and draw the objects, on single frames;
+2. dynamics: the encoder is frozen, every training frame is encoded once, and the velocity
+   estimator and physics cell are fitted to the encoded trajectories (no images: fast);
+3. joint: everything together on the paper's loss, prediction + alpha x reconstruction (+ the
+   position-space prediction loss when ``latent_weight`` > 0).
+
+The paper's recipe is phase 3 alone (``configs/*_paper.yaml``). Writes ``DIR/last.pt`` (atomic,
+every ``checkpoint_every`` steps and at the end), ``DIR/metrics.csv`` and, where TensorBoard is
+installed, event files. ``--resume`` continues from ``DIR/last.pt`` exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from pig_control.checkpoint import code_version, load_checkpoint, save_checkpoint
+from pig_control.cli import make_parser, run_main
+from pig_control.config import Config, apply_overrides, config_from_dict, load_config
+from pig_control.errors import UserInputError
+from pig_control.metrics import frame_sse, position_sse
+from pig_control.model.pig import PIGModel
+
+
+class TrainingDiverged(UserInputError):
+    """The loss or a parameter became NaN or infinite."""
+
+
+def split_sequences(data: dict, input_steps: int, pred_steps: int):
+    """Training and validation (frames, actions) from a dataset or a rollouts file.
+
+    Frames become uint8 tensors (N, T, 3, H, W); actions float tensors (N, T - 1, d) or None.
+    Rollouts are split 90 / 10 by episode.
+    """
+    if data.get("kind") == "rollouts":
+        frames, actions = data["frames"], data["actions"].astype(np.float32)
+        n_valid = max(1, len(frames) // 10)
+        parts = [(frames[:-n_valid], actions[:-n_valid]), (frames[-n_valid:], actions[-n_valid:])]
+    else:
+        parts = [(data["train_x"], None), (data["valid_x"], None)]
+    out = []
+    for frames, actions in parts:
+        if frames.shape[1] < input_steps + pred_steps:
+            raise UserInputError(f"sequences of {frames.shape[1]} frames are shorter than "
+                                 f"input_steps + pred_steps = {input_steps + pred_steps}")
+        tensor = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 1, 4, 2, 3).contiguous()
+        out.append((tensor, None if actions is None else torch.from_numpy(actions)))
+    return out
+
+
+def check_data_matches(config: Config, frames: torch.Tensor, actions) -> None:
+    """The data must have the image size and action size the model expects."""
+    size = config.model.image_size
+    if tuple(frames.shape[-3:]) != (3, size, size):
+        raise UserInputError(f"the data's frames are {tuple(frames.shape[-2:])} pixels but the "
+                             f"config's model.image_size is {size}")
+    d = 0 if actions is None else actions.shape[-1]
+    if config.model.action_dim and d != config.model.action_dim:
+        raise UserInputError(f"the config expects actions of size {config.model.action_dim}; "
+                             f"the data has {d or 'none'}")
+
+
+class Trainer:
+    """Owns the model, the optimiser, the data and the step counter of one run.
+
+    Args:
+        config: the validated run configuration.
+        data: a dict from :func:`pig_control.data.load_dataset`.
+        out_dir: where checkpoints and metrics go.
+        metadata: provenance recorded in every checkpoint (command, data path, ...).
+    """
+
+    def __init__(self, config: Config, data: dict, out_dir: str | Path, metadata: dict | None = None):
+        self.config, self.out_dir = config, Path(out_dir)
+        self.device = torch.device(config.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise UserInputError("--device cuda was asked for but no CUDA device is available")
+        torch.manual_seed(config.seed)
+        t, d = config.training, config.data
+        (self.frames, self.actions), (self.valid_frames, self.valid_actions) = split_sequences(
+            data, d.input_steps, d.pred_steps)
+        check_data_matches(config, self.frames, self.actions)
+        self.model = PIGModel(config.model, d.input_steps).to(self.device)
+        physics = [p for n, p in self.model.named_parameters() if n.startswith("dynamics.cell.")]
+        networks = [p for n, p in self.model.named_parameters() if not n.startswith("dynamics.cell.")]
+        groups = [{"params": networks, "base_lr": t.lr}]
+        if physics:
+            groups.append({"params": physics, "base_lr": t.physics_lr or t.lr})
+        for group in groups:
+            group["lr"] = group["base_lr"]
+        if t.optimizer == "adam":
+            self.optimizer = torch.optim.Adam(groups)
+        else:
+            self.optimizer = torch.optim.RMSprop(groups)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.step = 0
+        self.wall_s = 0.0
+        self.metadata = dict(metadata or {})
+        self._encoded = None  # cached encoder positions for phase 2
+
+    # ---- phases -------------------------------------------------------------------------
+    def phase(self, step: int) -> str:
+        t = self.config.training
+        if step < t.autoencoder_steps:
+            return "autoencoder"
+        if step < t.autoencoder_steps + t.dynamics_steps:
+            return "dynamics"
+        return "joint"
+
+    def _window(self, batch: int):
+        """A random batch of training windows: frames (B, L+P, 3, H, W) float, actions or None."""
+        d = self.config.data
+        length = d.input_steps + d.pred_steps
+        n, total = self.frames.shape[:2]
+        idx = torch.randint(n, (batch,), generator=self.generator)
+        start = torch.randint(total - length + 1, (batch,), generator=self.generator)
+        steps = start[:, None] + torch.arange(length)
+        frames = self.frames[idx[:, None], steps].to(self.device).float() / 255.0
+        actions = None
+        if self.actions is not None:
+            actions = self.actions[idx[:, None], steps[:, :-1].clamp_max(self.actions.shape[1] - 1)]
+            actions = actions.to(self.device)
+        return frames, actions, idx, steps
+
+    def _autoencoder_loss(self) -> dict:
+        t = self.config.training
+        n, total = self.frames.shape[:2]
+        idx = torch.randint(n, (t.autoencoder_frames,), generator=self.generator)
+        step = torch.randint(total, (t.autoencoder_frames,), generator=self.generator)
+        frames = self.frames[idx, step].to(self.device).float() / 255.0
+        recons = self.model.decoder(self.model.encoder(frames))
+        recons_loss = frame_sse(recons, frames).mean()
+        return {"loss": recons_loss, "recons": recons_loss}
+
+    @torch.no_grad()
+    def _encode_all(self) -> torch.Tensor:
+        """Encoder positions of every training frame, (N, T, n, 2), in chunks."""
+        self.model.eval()
+        chunks = [self.model.encode(self.frames[i:i + 64].to(self.device).float() / 255.0)
+                  for i in range(0, len(self.frames), 64)]
+        self.model.train()
+        return torch.cat(chunks)
+
+    def _dynamics_loss(self) -> dict:
+        if self._encoded is None:
+            self._encoded = self._encode_all()
+        d = self.config.data
+        _, actions, idx, steps = self._window(self.config.training.batch_size)
+        positions = self._encoded[idx[:, None], steps]
+        future_actions = None if actions is None else actions[:, d.input_steps - 1:]
+        predicted = self.model.rollout(positions[:, : d.input_steps], d.pred_steps, future_actions)
+        latent = position_sse(predicted, positions[:, d.input_steps:]).mean()
+        return {"loss": latent, "latent": latent}
+
+    def _joint_loss(self) -> dict:
+        t, d = self.config.training, self.config.data
+        frames, actions, _, _ = self._window(t.batch_size)
+        out = self.model(frames, d.pred_steps, actions)
+        pred_loss = frame_sse(out["preds"], frames[:, d.input_steps:]).mean()
+        recons_loss = frame_sse(out["recons"], frames).mean()
+        latent = position_sse(out["predicted"], out["encoded"][:, d.input_steps:].detach()).mean()
+        loss = pred_loss + t.alpha * recons_loss + t.latent_weight * latent
+        return {"loss": loss, "pred": pred_loss, "recons": recons_loss, "latent": latent}
+
+    # ---- one step -----------------------------------------------------------------------
+    def _set_learning_rates(self) -> None:
+        t = self.config.training
+        decay = t.lr_decay if self.step >= t.lr_decay_at * t.steps else 1.0
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["base_lr"] / decay
+
+    def train_step(self) -> dict:
+        """One optimiser step of the current phase; returns the losses as floats."""
+        phase = self.phase(self.step)
+        self._set_learning_rates()
+        if phase != "dynamics":
+            self._encoded = None
+        losses = {"autoencoder": self._autoencoder_loss, "dynamics": self._dynamics_loss,
+                  "joint": self._joint_loss}[phase]()
+        if not torch.isfinite(losses["loss"]):
+            raise TrainingDiverged(
+                f"the loss became {losses['loss'].item()} at step {self.step}; training stopped and "
+                f"the last good checkpoint in '{self.out_dir}' was kept")
+        self.optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        clip = self.config.training.clip
+        if clip > 0:
+            for group in self.optimizer.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p.grad.clamp_(-clip, clip)
+        self.optimizer.step()
+        if not all(torch.isfinite(p).all() for p in self.model.parameters()):
+            raise TrainingDiverged(f"a model parameter became NaN or infinite at step {self.step}; "
+                                   f"the last good checkpoint in '{self.out_dir}' was kept")
+        self.step += 1
+        return {"phase": phase, **{k: v.item() for k, v in losses.items()}}
+
+    # ---- validation, checkpoints --------------------------------------------------------
+    @torch.no_grad()
+    def validate(self) -> dict:
+        """Prediction and reconstruction error on the first validation sequences (their start)."""
+        d = self.config.data
+        n = min(self.config.training.valid_sequences, len(self.valid_frames))
+        length = d.input_steps + d.pred_steps
+        frames = self.valid_frames[:n, :length].to(self.device).float() / 255.0
+        actions = None
+        if self.valid_actions is not None:
+            actions = self.valid_actions[:n, :length].to(self.device)
+        self.model.eval()
+        out = self.model(frames, d.pred_steps, actions)
+        self.model.train()
+        return {"valid_pred": frame_sse(out["preds"], frames[:, d.input_steps:]).mean().item(),
+                "valid_recons": frame_sse(out["recons"], frames).mean().item()}
+
+    def state(self, with_optimizer: bool = True) -> dict:
+        payload = {
+            "config": self.config.to_dict(),
+            "model": self.model.state_dict(),
+            "params": self.model.params,
+            "step": self.step,
+            "metadata": {**self.metadata, "wall_clock_s": self.wall_s, "code": code_version(),
+                         "seed": self.config.seed},
+        }
+        if with_optimizer:
+            payload["optimizer"] = self.optimizer.state_dict()
+            payload["rng"] = self.generator.get_state()
+        return payload
+
+    def save(self, path: str | Path | None = None) -> Path:
+        path = Path(path or self.out_dir / "last.pt")
+        save_checkpoint(path, self.state())
+        return path
+
+    def load_state(self, payload: dict) -> None:
+        """Restore model, optimiser, sampling state and step from a checkpoint payload."""
+        self.model.load_state_dict(payload["model"])
+        if "optimizer" not in payload or "rng" not in payload:
+            raise UserInputError("this checkpoint holds no optimiser state (a shipped model?): "
+                                 "it cannot be resumed")
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.generator.set_state(payload["rng"])
+        self.step = int(payload["step"])
+        self.wall_s = float(payload.get("metadata", {}).get("wall_clock_s", 0.0))
+
+    # ---- the loop -----------------------------------------------------------------------
+    def fit(self, progress: bool = True, max_steps: int | None = None) -> dict:
+        """Train until ``training.steps`` (or ``max_steps`` more steps); checkpoint as it goes."""
+        t = self.config.training
+        end = t.steps if max_steps is None else min(t.steps, self.step + max_steps)
+        log = MetricsLog(self.out_dir, self.step, self.model.params)
+        bar = tqdm(total=t.steps, initial=self.step, disable=not progress, desc="train",
+                   dynamic_ncols=True)
+        last = {}
+        try:
+            while self.step < end:
+                started = time.perf_counter()
+                last = self.train_step()
+                self.wall_s += time.perf_counter() - started
+                if self.step % t.log_every == 0 or self.step == end:
+                    row = {"step": self.step, "wall_s": round(self.wall_s, 2), **last,
+                           **self.model.params}
+                    if self.step % t.checkpoint_every == 0 or self.step == end:
+                        row.update(self.validate())
+                    log.write(row)
+                    bar.set_postfix({k: f"{v:.3g}" if isinstance(v, float) else v
+                                     for k, v in row.items() if k not in ("step", "wall_s")})
+                if self.step % t.checkpoint_every == 0 or self.step == end:
+                    self.save()
+                bar.update(1)
+        finally:
+            bar.close()
+            log.close()
+        return last
+
+
+class MetricsLog:
+    """metrics.csv (and TensorBoard events where installed) for one run directory.
+
+    On resume, rows past the checkpoint's step are dropped so the file matches the run.
+    """
+
+    def __init__(self, out_dir: Path, step: int, params: dict):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.path = out_dir / "metrics.csv"
+        self.fields = ["step", "wall_s", "phase", "loss", "recons", "pred", "latent",
+                       "valid_pred", "valid_recons", *params]
+        kept = []
+        if self.path.exists() and step > 0:
+            with self.path.open() as handle:
+                kept = [r for r in csv.DictReader(handle) if int(r.get("step") or 0) <= step]
+        self.handle = self.path.open("w", newline="")
+        self.writer = csv.DictWriter(self.handle, self.fields, extrasaction="ignore")
+        self.writer.writeheader()
+        self.writer.writerows(kept)
+        self.tensorboard = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+            self.tensorboard = SummaryWriter(str(out_dir / "tensorboard"), purge_step=step or None)
+        except ImportError:
+            pass
+
+    def write(self, row: dict) -> None:
+        self.writer.writerow(row)
+        self.handle.flush()
+        if self.tensorboard is not None:
+            for key, value in row.items():
+                if isinstance(value, float) and key != "wall_s":
+                    self.tensorboard.add_scalar(key, value, row["step"])
+
+    def close(self) -> None:
+        self.handle.close()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+
+
+def default_data_path(config: Config) -> Path:
+    return Path("data") / f"{config.scene}.npz"
+
+
+def obtain_data(config: Config, data_path: str | None) -> tuple[dict, str]:
+    """Load the data named on the command line, in the config, or generate the scene's default."""
+    from pig_control.data import load_dataset
+
+    path = data_path or config.data.path
+    if path is None:
+        path = default_data_path(config)
+        if not path.exists():
+            from pig_control.data.generate import generate_dataset
+            from pig_control.data.io import save_npz
+
+            print(f"generating the {config.scene} dataset into {path} (once)", file=sys.stderr)
+            n = config.data.train
+            save_npz(path, generate_dataset(config.scene, n_train=n, n_valid=max(1, n // 10),
+                                            n_test=max(1, n // 10), seed=1234))
+    return load_dataset(path), str(path)
+
+
+def build_parser():
+    parser = make_parser("pig_control.train", "Train a PIG model from video, unsupervised.")
+    parser.add_argument("--config", required=True,
+                        help="YAML config (a path, or a shipped name such as spring)")
+    parser.add_argument("--data", help="dataset .npz (default: the config's data.path)")
+    parser.add_argument("--out", help="run directory (default: runs/<config name>)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    parser.add_argument("--seed", type=int, help="random seed (overrides the config)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), help="overrides the config")
+    parser.add_argument("--steps", type=int, help="stop after this many more steps (the schedule "
+                        "still follows training.steps)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="config overrides, e.g. training.lr=3e-4")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out_dir = Path(args.out or Path("runs") / Path(args.config).stem)
+    overrides = list(args.overrides)
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    if args.device:
+        overrides.append(f"device={args.device}")
+    if args.resume:
+        payload = load_checkpoint(out_dir / "last.pt")
+        config = config_from_dict(apply_overrides(payload["config"], overrides))
+    else:
+        config = load_config(args.config, overrides)
+        if (out_dir / "last.pt").exists():
+            raise UserInputError(f"'{out_dir}/last.pt' exists: pass --resume to continue it, or "
+                                 f"choose another --out")
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    data, data_path = obtain_data(config, args.data)
+    command = "python -m pig_control.train " + " ".join(
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    metadata = {"command": command, "data": data_path, "scene": config.scene,
+                "env_frames": int(data.get("env_frames", 0) or 0)}
+    trainer = Trainer(config, data, out_dir, metadata)
+    if args.resume:
+        trainer.load_state(payload)
+        trainer.metadata.update(payload.get("metadata", {}))
+    last = trainer.fit(progress=not args.no_progress, max_steps=args.steps)
+    params = ", ".join(f"{k} = {v:.4g}" for k, v in trainer.model.params.items())
+    loss = last.get("loss", math.nan)
+    print(f"step {trainer.step}: loss {loss:.4g}; {params or 'no physical parameters'}; "
+          f"checkpoint {out_dir / 'last.pt'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
