@@ -94,6 +94,8 @@ class TrainingConfig:
         autoencoder_frames: frames per autoencoder step.
         optimizer: ``adam`` or ``rmsprop`` (the paper).
         lr: learning rate of the networks.
+        appearance_lr: learning rate of the decoder's templates, contents and background and
+            the encoder's object colours (None: ``lr``).
         physics_lr: learning rate of the physical log-parameters (None: ``lr``).
         lr_decay_at: fraction of ``steps`` after which the learning rates are divided by
             ``lr_decay`` (the paper: 0.75 and 5).
@@ -101,6 +103,8 @@ class TrainingConfig:
         alpha: weight of the reconstruction (autoencoder) loss.
         latent_weight: weight of the position-space prediction loss (predicted positions
             against the encoder's positions of the same future frames; 0 in the paper).
+        segmentation_weight: weight of the encoder's segmentation loss (centroid localizer only;
+            see pig_control/model/encoder.py).
         clip: element-wise gradient clip (the paper: 1.0; 0 = off).
         log_every: steps between CSV rows.
         checkpoint_every: steps between checkpoints.
@@ -114,11 +118,13 @@ class TrainingConfig:
     autoencoder_frames: int = 64
     optimizer: str = "adam"
     lr: float = 1e-3
+    appearance_lr: float | None = 1e-2
     physics_lr: float | None = 1e-2
     lr_decay_at: float = 0.75
     lr_decay: float = 5.0
     alpha: float = 3.0
     latent_weight: float = 1.0
+    segmentation_weight: float = 1.0
     clip: float = 1.0
     log_every: int = 25
     checkpoint_every: int = 250

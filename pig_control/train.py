@@ -98,11 +98,11 @@ class Trainer:
             data, d.input_steps, d.pred_steps)
         check_data_matches(config, self.frames, self.actions)
         self.model = PIGModel(config.model, d.input_steps).to(self.device)
-        physics = [p for n, p in self.model.named_parameters() if n.startswith("dynamics.cell.")]
-        networks = [p for n, p in self.model.named_parameters() if not n.startswith("dynamics.cell.")]
-        groups = [{"params": networks, "base_lr": t.lr}]
-        if physics:
-            groups.append({"params": physics, "base_lr": t.physics_lr or t.lr})
+        self.model.set_background(median_frame(self.frames, self.generator_for_background()))
+        groups = [{"params": params, "base_lr": lr} for params, lr in (
+            (self.model.network_parameters(), t.lr),
+            (self.model.appearance_parameters(), t.appearance_lr or t.lr),
+            (self.model.physics_parameters(), t.physics_lr or t.lr)) if params]
         for group in groups:
             group["lr"] = group["base_lr"]
         if t.optimizer == "adam":
@@ -114,6 +114,9 @@ class Trainer:
         self.wall_s = 0.0
         self.metadata = dict(metadata or {})
         self._encoded = None  # cached encoder positions for phase 2
+
+    def generator_for_background(self) -> torch.Generator:
+        return torch.Generator().manual_seed(self.config.seed + 1)
 
     # ---- phases -------------------------------------------------------------------------
     def phase(self, step: int) -> str:
@@ -145,9 +148,18 @@ class Trainer:
         idx = torch.randint(n, (t.autoencoder_frames,), generator=self.generator)
         step = torch.randint(total, (t.autoencoder_frames,), generator=self.generator)
         frames = self.frames[idx, step].to(self.device).float() / 255.0
-        recons = self.model.decoder(self.model.encoder(frames))
-        recons_loss = frame_sse(recons, frames).mean()
-        return {"loss": recons_loss, "recons": recons_loss}
+        positions, segmentation = self.model.encoder.segment(frames)
+        recons_loss = frame_sse(self.model.decoder(positions), frames).mean()
+        losses = {"loss": recons_loss, "recons": recons_loss}
+        return self._add_segmentation(losses, frames, segmentation)
+
+    def _add_segmentation(self, losses: dict, frames, segmentation) -> dict:
+        weight = self.config.training.segmentation_weight
+        if weight and self.config.model.localizer == "centroid":
+            seg = frame_sse(segmentation, frames).mean()
+            losses["loss"] = losses["loss"] + weight * seg
+            losses["segmentation"] = seg
+        return losses
 
     @torch.no_grad()
     def _encode_all(self) -> torch.Tensor:
@@ -177,7 +189,11 @@ class Trainer:
         recons_loss = frame_sse(out["recons"], frames).mean()
         latent = position_sse(out["predicted"], out["encoded"][:, d.input_steps:].detach()).mean()
         loss = pred_loss + t.alpha * recons_loss + t.latent_weight * latent
-        return {"loss": loss, "pred": pred_loss, "recons": recons_loss, "latent": latent}
+        losses = {"loss": loss, "pred": pred_loss, "recons": recons_loss, "latent": latent}
+        if t.segmentation_weight and self.config.model.localizer == "centroid":
+            some = frames[:, :: max(1, frames.shape[1] // 2)].flatten(0, 1)  # a few frames
+            losses = self._add_segmentation(losses, some, self.model.encoder.segment(some)[1])
+        return losses
 
     # ---- one step -----------------------------------------------------------------------
     def _set_learning_rates(self) -> None:
@@ -300,7 +316,7 @@ class MetricsLog:
     def __init__(self, out_dir: Path, step: int, params: dict):
         out_dir.mkdir(parents=True, exist_ok=True)
         self.path = out_dir / "metrics.csv"
-        self.fields = ["step", "wall_s", "phase", "loss", "recons", "pred", "latent",
+        self.fields = ["step", "wall_s", "phase", "loss", "recons", "pred", "latent", "segmentation",
                        "valid_pred", "valid_recons", *params]
         kept = []
         if self.path.exists() and step > 0:
@@ -329,6 +345,14 @@ class MetricsLog:
         self.handle.close()
         if self.tensorboard is not None:
             self.tensorboard.close()
+
+
+def median_frame(frames: torch.Tensor, generator: torch.Generator, count: int = 2000) -> torch.Tensor:
+    """The per-pixel median (3, H, W) in [0, 1] of up to ``count`` random frames: the static
+    background of the scene, learned from the data (objects move, so the median is background)."""
+    flat = frames.flatten(0, 1)
+    idx = torch.randperm(len(flat), generator=generator)[:count]
+    return flat[idx].float().median(0).values / 255.0
 
 
 def default_data_path(config: Config) -> Path:

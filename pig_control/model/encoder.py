@@ -1,9 +1,18 @@
 """Encoder: frames -> object positions in pixels, through a U-Net that segments the objects.
 
-The U-Net gives one logit map per object; a constant background logit is appended and a softmax
-over the N + 1 channels gives masks. Each object's position comes from its mask, either as the
-mask's centre of mass (``centroid``: no extra weights, coordinates exact by construction) or, as in
-the paper, from a dense network on mask x image (``dense``).
+The U-Net gives one logit map per object. Two ways to turn them into positions:
+
+- ``dense`` (the paper): a constant background logit is appended, a softmax over the N + 1
+  channels gives masks, and a dense network on mask x image gives each object's coordinates.
+- ``centroid`` (ours, the default): the scene's static background is known from the data (the
+  per-pixel median of training frames, set with :meth:`Encoder.set_background`), so each pixel's
+  foreground weight is how far it is from the background; a softmax over the N object logits
+  shares every foreground pixel among the objects, and an object's position is the centre of mass
+  of its share. Coordinates are pixels by construction and need no extra weights. The shares are
+  trained directly by a segmentation loss (:meth:`Encoder.segment`): each object has a learned
+  colour, and the frame must be recovered as background where there is no foreground and as the
+  objects' colours, mixed by their shares, where there is. That gives the U-Net a dense signal
+  from the first step, so finding the objects no longer depends on a lucky seed.
 """
 
 from __future__ import annotations
@@ -11,6 +20,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+#: Colour distance (RGB in [0, 1]) at which a pixel counts as about 63 % foreground.
+FOREGROUND_SCALE = 0.1
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
@@ -66,6 +79,8 @@ class Encoder(nn.Module):
         self.unet = ShallowUNet(n_objects, channels)
         x, y = pixel_grid(image_size)
         self.register_buffer("grid", torch.stack([x, y]).reshape(2, -1), persistent=False)
+        self.register_buffer("background", torch.zeros(3, image_size, image_size))
+        self.colour_logits = nn.Parameter(torch.randn(n_objects, 3))
         if localizer == "dense":
             pooled = image_size // 2 if image_size >= 40 else image_size
             self.pool = image_size >= 40
@@ -73,22 +88,46 @@ class Encoder(nn.Module):
                 nn.Linear(3 * pooled * pooled, 200), nn.ReLU(),
                 nn.Linear(200, 200), nn.ReLU(), nn.Linear(200, 2))
 
+    def set_background(self, background: torch.Tensor) -> None:
+        """The scene's static background (3, H, W) in [0, 1], e.g. a per-pixel median of frames."""
+        self.background.copy_(background)
+
+    def foreground(self, frames: torch.Tensor) -> torch.Tensor:
+        """How much each pixel differs from the background, in [0, 1): (B, 1, H, W)."""
+        distance2 = ((frames - self.background) ** 2).sum(1, keepdim=True)
+        return 1.0 - torch.exp(-distance2 / FOREGROUND_SCALE**2)
+
     def masks(self, frames: torch.Tensor) -> torch.Tensor:
         """Soft segmentation (B, n_objects + 1, H, W); the last channel is the background."""
         logits = self.unet(frames)
+        if self.localizer == "centroid":
+            shares = torch.softmax(logits, dim=1) * self.foreground(frames)
+            return torch.cat([shares, 1.0 - shares.sum(1, keepdim=True)], 1)
         background = torch.zeros_like(logits[:, :1])
         return torch.softmax(torch.cat([logits, background], 1), dim=1)
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        masks = self.masks(frames)[:, : self.n_objects]
+    def _positions(self, frames: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        objects = masks[:, : self.n_objects]
         if self.localizer == "centroid":
-            flat = masks.flatten(2)  # (B, n, HW)
-            weights = flat / flat.sum(-1, keepdim=True).clamp_min(1e-6)
+            flat = objects.flatten(2) + 1e-6  # (B, n, HW); an empty frame gives the centre
+            weights = flat / flat.sum(-1, keepdim=True)
             return torch.einsum("bnp,cp->bnc", weights, self.grid)
-        masked = masks.unsqueeze(2) * frames.unsqueeze(1)  # (B, n, 3, H, W)
+        masked = objects.unsqueeze(2) * frames.unsqueeze(1)  # (B, n, 3, H, W)
         b, n = masked.shape[:2]
         masked = masked.flatten(0, 1)
         if self.pool:
             masked = F.avg_pool2d(masked, 2)
         out = torch.tanh(self.dense(masked.flatten(1))).view(b, n, 2)
         return (out + 1.0) / 2.0 * self.image_size
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self._positions(frames, self.masks(frames))
+
+    def segment(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Positions (B, n, 2) and the segmentation's rendering of the frames (B, 3, H, W):
+        background where there is no foreground, the objects' learned colours where there is."""
+        masks = self.masks(frames)
+        colours = torch.sigmoid(self.colour_logits)[None, :, :, None, None]
+        objects = (masks[:, : self.n_objects].unsqueeze(2) * colours).sum(1)
+        rendering = objects + masks[:, -1:] * self.background
+        return self._positions(frames, masks), rendering

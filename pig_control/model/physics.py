@@ -142,3 +142,57 @@ class GravityCell(PhysicsCell):
 
 
 CELLS = {"free": FreeCell, "spring": SpringCell, "gravity": GravityCell}
+
+
+class PendulumCell(PhysicsCell):
+    """Gymnasium's pendulum seen as one object (the bob) in pixels.
+
+    The state is the bob's position and velocity in pixels (the layout of every cell); the
+    cell recovers the angle ``theta`` (rad, 0 upright, positive counter-clockwise on screen:
+    ``x = cx - r sin(theta)``, ``y = cy - r cos(theta)``), the rod length ``r`` (px) and
+    ``theta_dot`` (rad per time unit) around the pivot at the image centre, advances
+    ``theta_ddot = 3 g / (2 l) sin(theta) + 3 / (m l^2) u`` with ``substeps`` semi-implicit
+    Euler steps (angular velocity first, clipped to ``max_speed``, then the angle; one substep
+    is Gymnasium's update) and maps back to pixels. The torque is ``u = gain * action[:, 0]``
+    with the learnable log-gain. Only ``3 g / (2 l)`` and ``3 gain / (m l^2)`` are identifiable
+    from video; g, m and l are kept separately so that each can be edited (zero-data adaptation).
+    """
+
+    param_names = ("g", "m", "l")
+    max_speed = 8.0  # rad per time unit, Gymnasium's clip
+
+    @property
+    def pivot(self) -> float:
+        """Pivot coordinate (both x and y), pixels."""
+        return self.image_size / 2.0
+
+    def to_angle(self, pos: torch.Tensor, vel: torch.Tensor):
+        """Bob (B, 1, 2) position / velocity in px -> theta, theta_dot, rod length r (B,)."""
+        rel = pos[:, 0] - self.pivot
+        theta = torch.atan2(-rel[:, 0], -rel[:, 1])
+        r = rel.norm(dim=-1).clamp_min(1e-6)
+        theta_dot = (torch.sin(theta) * vel[:, 0, 1] - torch.cos(theta) * vel[:, 0, 0]) / r
+        return theta, theta_dot, r
+
+    def from_angle(self, theta: torch.Tensor, theta_dot: torch.Tensor, r: torch.Tensor):
+        """Inverse of :meth:`to_angle`: -> bob position and velocity (B, 1, 2) in px."""
+        s, c = torch.sin(theta), torch.cos(theta)
+        pos = torch.stack([self.pivot - r * s, self.pivot - r * c], -1).unsqueeze(1)
+        vel = torch.stack([-r * c * theta_dot, r * s * theta_dot], -1).unsqueeze(1)
+        return pos, vel
+
+    def forward(self, pos: torch.Tensor, vel: torch.Tensor, action: torch.Tensor | None = None):
+        theta, theta_dot, r = self.to_angle(pos, vel)
+        g, m, l = self._param("g"), self._param("m"), self._param("l")
+        torque = 0.0
+        if self.action_dim and action is not None:
+            torque = torch.exp(self.log_gain) * action[:, 0]
+        h = self.dt / self.substeps
+        for _ in range(self.substeps):
+            acc = 3.0 * g / (2.0 * l) * torch.sin(theta) + 3.0 / (m * l * l) * torque
+            theta_dot = (theta_dot + h * acc).clamp(-self.max_speed, self.max_speed)
+            theta = theta + h * theta_dot
+        return self.from_angle(theta, theta_dot, r)
+
+
+CELLS["pendulum"] = PendulumCell

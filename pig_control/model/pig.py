@@ -41,6 +41,26 @@ class PIGModel(nn.Module):
         self.decoder = Decoder(config.n_objects, config.image_size, config.template_size)
         self.dynamics = build_dynamics(config, input_steps)
 
+    def physics_parameters(self) -> list[nn.Parameter]:
+        """The physical log-parameters and the actuation log-gain."""
+        return list(self.cell.parameters()) if self.cell is not None else []
+
+    def appearance_parameters(self) -> list[nn.Parameter]:
+        """What the objects and the background look like: decoder templates, contents,
+        background and scale, and the encoder's object colours."""
+        return [*self.decoder.parameters(), self.encoder.colour_logits]
+
+    def network_parameters(self) -> list[nn.Parameter]:
+        """Everything else: the U-Net, localiser, velocity estimator, recurrent baseline."""
+        taken = {id(p) for p in self.physics_parameters() + self.appearance_parameters()}
+        return [p for p in self.parameters() if id(p) not in taken]
+
+    def set_background(self, background: torch.Tensor) -> None:
+        """Tell the encoder and the decoder the scene's static background (3, H, W) in [0, 1]."""
+        self.encoder.set_background(background)
+        with torch.no_grad():
+            self.decoder.background_logits.copy_(torch.logit(background.clamp(0.01, 0.99))[None])
+
     @property
     def cell(self):
         """The physics cell (None for the black-box baseline)."""

@@ -1,0 +1,101 @@
+"""The default MPC planner against a plain PlaNet-style CEM on the oracle spring task.
+
+    python benchmarks/planner_speed.py [--episodes 3] [--out benchmarks/results/planner_speed.json]
+
+Both plan on the true simulator (the spring cell with the true parameters, 10 substeps, walls)
+from the true state, over the same seeded episodes (start states and goals from the env's reset):
+
+- default: the planner, horizon and options ``python -m pig_control.mpc --model oracle`` uses;
+- PlaNet CEM: 1,000 candidates, 100 elites, 10 iterations, horizon 20, no warm start (the plan
+  is forgotten after every step), no smoothing.
+
+Reports milliseconds per plan (median over all control steps) and success, prints the speed
+ratio and writes a JSON that names the machine. Single-threaded, a few minutes at most.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pig_control.control.agent import DEFAULTS, PLANNER_DEFAULTS, OracleAgent  # noqa: E402
+from pig_control.mpc import make_env  # noqa: E402
+
+PLANET = {"population": 1000, "elites": 100, "iterations": 10, "alpha": 0.0}
+
+
+class NoWarmStart(OracleAgent):
+    """Forgets the plan after every step (PlaNet re-plans from the prior each time)."""
+
+    def act(self, observation, info):
+        self.controller.planner.reset()
+        return super().act(observation, info)
+
+
+def run(agent, env, episodes: int, seed: int, steps: int) -> dict:
+    times, success, final = [], [], []
+    for i in range(episodes):
+        obs, info = env.reset(seed=seed + i)
+        agent.reset(obs, info, "coords", seed + i)
+        for _ in range(steps):
+            action, _ = agent.act(obs, info)
+            times.append(agent.controller.planner.last_plan_ms)
+            obs, _, _, _, info = env.step(action)
+        success.append(bool(info["is_success"]))
+        final.append(float(env.unwrapped.goal_distance(info["state"], info["goal"])))
+    return {"ms_per_plan": statistics.median(times), "success_rate": float(np.mean(success)),
+            "mean_final_distance": float(np.mean(final)), "plans": len(times)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/planner_speed.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    env = make_env("spring", {})
+    steps = env.unwrapped.max_episode_steps
+    start = time.perf_counter()
+    default = OracleAgent(env.unwrapped, planner="icem")
+    planet = NoWarmStart(env.unwrapped, planner="cem", horizon=20, planner_options=PLANET)
+    results = {}
+    for label, agent in (("default", default), ("planet_cem", planet)):
+        results[label] = run(agent, env, args.episodes, args.seed, steps)
+        print(f"{label:>11}: {results[label]['ms_per_plan']:8.1f} ms/plan, success "
+              f"{results[label]['success_rate']:.2f}, final distance "
+              f"{results[label]['mean_final_distance']:.2f} px", flush=True)
+    ratio = results["planet_cem"]["ms_per_plan"] / results["default"]["ms_per_plan"]
+    print(f"default planner is {ratio:.1f}x faster per plan than PlaNet CEM")
+    report = {
+        "task": "spring, oracle dynamics, ball 0 pushed, goal at rest",
+        "episodes": args.episodes, "steps_per_episode": steps, "seed": args.seed,
+        "default": {"planner": "icem", "horizon": DEFAULTS["spring"]["horizon"],
+                    "options": PLANNER_DEFAULTS["icem"], **results["default"]},
+        "planet_cem": {"planner": "cem", "horizon": 20, "options": PLANET, "warm_start": False,
+                       **results["planet_cem"]},
+        "speed_ratio": ratio,
+        "wall_clock_s": time.perf_counter() - start,
+        "machine": {"node": platform.node(), "processor": platform.processor() or
+                    platform.machine(), "cpus": os.cpu_count(), "torch_threads": 1,
+                    "torch": torch.__version__, "python": platform.python_version()},
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

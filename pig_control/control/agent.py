@@ -1,0 +1,232 @@
+"""The glue between a scene, a world model and a planner: observe, estimate the state, plan, act.
+
+:class:`OracleAgent` plans on the true simulator from the true state (the upper bound);
+:class:`ModelAgent` plans on a learned PIG model from pixels: it encodes the last L frames,
+estimates the velocity with the model's velocity estimator and plans with its physics cell.
+Both plan on the same packed state (B, n, 4) = x, y, vx, vy in pixels with the same costs, so
+the planners and costs are shared. Defaults per scene live in :data:`DEFAULTS`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from agents import MPCController, make_planner
+from pig_control.control.costs import BallGoalCost, PendulumCost, bob_angle
+from pig_control.control.dynamics import CellDynamics, latent_state, oracle_cell
+from pig_control.errors import UserInputError
+
+#: Default horizon (control steps), cost weights and per-planner options for each scene.
+#: Tuned with the oracle (see the report in docs / the mpc module docstring).
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "spring": {"horizon": 25, "cost": {"velocity_weight": 1.0, "terminal_weight": 10.0}},
+    "mnist_spring": {"horizon": 25, "cost": {"velocity_weight": 1.0, "terminal_weight": 10.0}},
+    "bouncing": {"horizon": 15, "cost": {"velocity_weight": 1.0, "terminal_weight": 10.0}},
+    "gravity": {"horizon": 15, "cost": {"velocity_weight": 1.0, "terminal_weight": 10.0}},
+    "pendulum": {"horizon": 25, "cost": {"terminal_weight": 1.0}},
+}
+
+#: Options of each planner used unless the user overrides them (small budgets: real time).
+PLANNER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "icem": {"population": 64, "elites": 8, "iterations": 3, "beta": 0.0, "decay": 1.25,
+             "keep_elites": 0.3, "alpha": 0.1, "init_std": 0.3},
+    "cem": {"population": 100, "elites": 10, "iterations": 3},
+    "mppi": {},
+    "grad": {},
+    "cmaes": {},
+}
+
+
+def make_cost(scene, goal_positions: Tensor, **weights: float):
+    """The scene's trajectory cost towards goal positions (n, 2) in pixels."""
+    if scene.name == "pendulum":
+        return PendulumCost(goal_positions, scene.pivot[0], max_torque=scene.max_torque,
+                            **weights)
+    return BallGoalCost(goal_positions, **weights)
+
+
+class Agent:
+    """Base: holds the planner and MPC controller; subclasses estimate the state.
+
+    Args:
+        scene: the unwrapped scene (geometry, goal, rendering).
+        dynamics: planner dynamics over packed states.
+        planner: planner name (``agents.PLANNERS``).
+        horizon: control steps planned ahead (None: the scene's default).
+        planner_options: options for the planner (on top of :data:`PLANNER_DEFAULTS`).
+        cost_options: cost weights (on top of the scene's defaults).
+        seed: planner seed.
+        device: torch device of the planner.
+    """
+
+    def __init__(self, scene, dynamics, planner: str = "icem", horizon: int | None = None,
+                 planner_options: dict | None = None, cost_options: dict | None = None,
+                 seed: int = 0, device: str = "cpu"):
+        defaults = DEFAULTS.get(scene.name, DEFAULTS["spring"])
+        self.scene = scene
+        self.dynamics = dynamics
+        self.device = torch.device(device)
+        self.horizon = int(horizon or defaults["horizon"])
+        self.cost_options = {**defaults["cost"], **(cost_options or {})}
+        self.planner_name = planner
+        self.planner_options = {**PLANNER_DEFAULTS.get(planner, {}), **(planner_options or {})}
+        self.seed = seed
+        self.controller: MPCController | None = None
+        self.goal_positions: Tensor | None = None
+        self.last_state: Tensor | None = None
+
+    # ------------------------------------------------------------------ subclass interface
+    def estimate(self, observation: np.ndarray, info: dict) -> Tensor:
+        """The current packed state (n, 4) from an observation (and, for the oracle, info)."""
+        raise NotImplementedError
+
+    def goal_from_image(self, image: np.ndarray) -> Tensor:
+        raise NotImplementedError
+
+    def render_plan(self, states: Tensor) -> np.ndarray:
+        """Predicted packed states (T, n, 4) -> uint8 frames (T, H, W, 3)."""
+        raise NotImplementedError
+
+    def observe_reset(self, observation: np.ndarray) -> None:
+        """Start of an episode (frame history etc.)."""
+
+    # ------------------------------------------------------------------ episode loop
+    def reset(self, observation: np.ndarray, info: dict, goal_from: str, episode_seed: int):
+        """Start an episode: goal (from the goal image or coordinates) and a fresh planner."""
+        self.observe_reset(observation)
+        goal_state = np.asarray(info["goal"], dtype=np.float64)
+        if goal_from == "image":
+            image = self.scene.render_states(goal_state)
+            self.goal_positions = self.goal_from_image(image)
+        else:
+            packed = latent_state(self.scene, goal_state)
+            self.goal_positions = torch.as_tensor(packed[..., :2], dtype=torch.float32,
+                                                  device=self.device)
+        cost = make_cost(self.scene, self.goal_positions, **self.cost_options)
+        try:
+            planner = make_planner(self.planner_name, self.dynamics, cost,
+                                   self.scene.action_dim, self.horizon, -1.0, 1.0,
+                                   seed=episode_seed, device=self.device,
+                                   **self.planner_options)
+        except TypeError as error:
+            raise UserInputError(str(error)) from None
+        self.controller = MPCController(planner)
+
+    def act(self, observation: np.ndarray, info: dict) -> tuple[np.ndarray, float]:
+        """Estimate the state and plan; returns (action (d,), milliseconds spent)."""
+        start = time.perf_counter()
+        with torch.no_grad():
+            state = self.estimate(observation, info)
+        self.last_state = state
+        action = self.controller.act(state)
+        ms = (time.perf_counter() - start) * 1000.0
+        return action.detach().cpu().numpy().astype(np.float32), ms
+
+    def planned_states(self) -> Tensor:
+        """States (H, n, 4) predicted for the plan of the last step (before its shift)."""
+        plan = self.controller.last_plan
+        with torch.no_grad():
+            state = self.last_state.unsqueeze(0)
+            out = []
+            for t in range(plan.shape[0]):
+                state = self.dynamics(state, plan[t:t + 1])
+                out.append(state[0])
+        return torch.stack(out)
+
+
+class OracleAgent(Agent):
+    """Plans on the true simulator (the model's physics cell with the true parameters,
+    substeps and walls) from the true state in ``info["state"]``."""
+
+    def __init__(self, scene, set_params: dict[str, float] | None = None, **kwargs):
+        cell = oracle_cell(scene)
+        for name, value in (set_params or {}).items():
+            cell.set_param(name, value)
+        self.cell = cell.to(kwargs.get("device", "cpu"))
+        super().__init__(scene, CellDynamics(self.cell, device=kwargs.get("device", "cpu")),
+                         **kwargs)
+
+    def estimate(self, observation, info):
+        return torch.as_tensor(latent_state(self.scene, info["state"]), dtype=torch.float32,
+                               device=self.device)
+
+    def goal_from_image(self, image):
+        raise UserInputError("the oracle takes its goal from coordinates (--goal-from coords)")
+
+    def render_plan(self, states):
+        states = states.detach().cpu().double().numpy()
+        if self.scene.name == "pendulum":
+            theta, theta_dot = bob_angle(torch.as_tensor(states), self.scene.pivot[0])
+            scene_states = np.stack([theta.numpy(), theta_dot.numpy()], -1)
+        else:
+            scene_states = states
+        return self.scene.render_states(scene_states)
+
+
+class ModelAgent(Agent):
+    """Plans on a learned PIG model from pixels.
+
+    Each step encodes the newest frame, keeps the positions of the last L frames (after reset
+    the first frame is repeated L times), estimates (positions, velocities) with
+    ``model.dynamics.initial`` and plans with the model's physics cell.
+
+    Args:
+        model: a :class:`pig_control.model.pig.PIGModel` with a physics cell.
+    """
+
+    def __init__(self, scene, model, **kwargs):
+        if model.cell is None:
+            raise UserInputError("this checkpoint is a black-box model; control needs a "
+                                 "physics model (model.physics = spring, pendulum, ...)")
+        config = model.config
+        if config.image_size != scene.image_size:
+            raise UserInputError(f"the model sees {config.image_size} px frames but "
+                                 f"{scene.name} renders {scene.image_size} px")
+        if config.action_dim != scene.action_dim:
+            raise UserInputError(f"the model takes {config.action_dim} action components but "
+                                 f"{scene.name} has {scene.action_dim} (was it trained on "
+                                 "actuated rollouts of this scene?)")
+        if config.n_objects != scene.n_objects:
+            raise UserInputError(f"the model finds {config.n_objects} objects but "
+                                 f"{scene.name} has {scene.n_objects}")
+        device = kwargs.get("device", "cpu")
+        self.model = model.to(device).eval()
+        self.history: deque[Tensor] = deque(maxlen=model.input_steps)
+        super().__init__(scene, CellDynamics(model.cell, device=device), **kwargs)
+
+    def _encode(self, observation: np.ndarray) -> Tensor:
+        frame = torch.as_tensor(observation, device=self.device).permute(2, 0, 1)
+        frame = frame.to(torch.float32).div(255.0)
+        return self.model.encoder(frame.unsqueeze(0))[0]  # (n, 2)
+
+    def observe_reset(self, observation):
+        self.history.clear()
+        with torch.no_grad():
+            first = self._encode(observation)
+        for _ in range(self.history.maxlen):
+            self.history.append(first)
+        self._fresh = True
+
+    def estimate(self, observation, info):
+        if self._fresh:  # the reset frame was encoded by observe_reset
+            self._fresh = False
+        else:
+            self.history.append(self._encode(observation))
+        positions = torch.stack(list(self.history)).unsqueeze(0)  # (1, L, n, 2)
+        pos, vel = self.model.dynamics.initial(positions)
+        return torch.cat([pos[0], vel[0]], -1)
+
+    def goal_from_image(self, image):
+        with torch.no_grad():
+            return self._encode(image)
+
+    def render_plan(self, states):
+        with torch.no_grad():
+            frames = self.model.decode(states[None, :, :, :2].to(self.device))[0]
+        return (frames.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

@@ -1,0 +1,188 @@
+"""Planner dynamics from a physics cell, over one packed state tensor.
+
+Planners (``agents``) want ``dynamics(state (B, *S), action (B, d)) -> (B, *S)`` on a single
+tensor, while the model's latent state is the pair (positions (B, n, 2), velocities (B, n, 2)),
+pixels and pixels per time unit. :class:`CellDynamics` packs the pair as ``(B, n, 4)`` =
+x, y, vx, vy per object (the ball scenes' own state layout), so one cost and one planner serve
+the learned model and the oracle alike.
+
+A planner calls the dynamics thousands of times per control step on tiny tensors, where the
+Python and dispatch overhead of every torch operation dominates. For the spring and free cells
+:class:`CellDynamics` therefore runs a lean copy of :meth:`PhysicsCell.forward` (the same explicit
+Euler substeps and elastic walls, parameters read once as plain floats, the action scattered
+with one matrix product, walls only evaluated in substeps where an object is outside them):
+about ten times faster than calling the cell. Other cells (gravity, pendulum) are called as
+they are. tests/test_mpc.py checks that both paths agree with the cell and with the true
+simulator.
+
+The parameters are read when the object is built: build a new one after editing the cell
+(``set_param``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from pig_control.model.physics import FreeCell, PendulumCell, PhysicsCell, SpringCell
+
+
+class CellDynamics:
+    """``dynamics(state (B, n, 4), action (B, d)) -> (B, n, 4)`` for a :class:`PhysicsCell`.
+
+    The lean path (spring and free cells) keeps positions and velocities coordinate-major,
+    ``P, V`` of shape (2n, B) (rows x0, y0, x1, y1, ...), so every operation of a substep runs on
+    contiguous memory: for the spring, ``D = P - roll(P)`` holds ``d = p0 - p1`` and ``-d``,
+    ``a = D (2 k l / |d| - k) + push``, ``V += h a``, ``P += h V``: about ten operations per
+    substep instead of about thirty. Walls: the substeps run without them while a running
+    minimum and maximum of the positions is kept; only a frame in which some coordinate left
+    ``[margin, size - margin]`` is recomputed with the cell's per-substep reflection. Exactly
+    the cell's arithmetic, in another order (agreement to float rounding is tested).
+
+    Args:
+        cell: the physics cell (learned, or built with the true parameters by
+            :func:`oracle_cell`).
+        lean: use the lean integrator where one exists (spring, free); False always calls the
+            cell itself (reference path, used by the tests).
+        device, dtype: where and in which precision the planner's tensors live.
+    """
+
+    def __init__(self, cell: PhysicsCell, lean: bool = True, device: str | torch.device = "cpu",
+                 dtype: torch.dtype = torch.float32):
+        self.cell = cell
+        n = self.n_objects = cell.n_objects
+        self.action_dim = cell.action_dim
+        self.lean = lean and (type(cell) is FreeCell or (type(cell) is SpringCell and n == 2))
+        self.spring = type(cell) is SpringCell
+        self.substeps = cell.substeps
+        self.h = cell.dt / cell.substeps
+        self.walls = bool(cell.walls)
+        self.low = float(cell.wall_margin)
+        self.high = float(cell.image_size - cell.wall_margin)
+        params = cell.params
+        self.k = params.get("k", 0.0)
+        self.two_kl = 2.0 * params.get("k", 0.0) * params.get("l", 0.0)
+        # action (B, d) @ push (d, 2n) -> acceleration of every coordinate, px / time^2
+        push = torch.zeros(max(self.action_dim, 1), 2 * n, dtype=torch.float64)
+        if self.action_dim and not isinstance(cell, PendulumCell):
+            gain = float(torch.exp(cell.log_gain.detach()))
+            for j, obj in enumerate(cell.actuated_objects):
+                push[2 * j, 2 * obj] = push[2 * j + 1, 2 * obj + 1] = gain
+        self.push = push.to(device=device, dtype=dtype)
+
+    def __call__(self, state: Tensor, action: Tensor | None) -> Tensor:
+        if not self.lean:
+            pos, vel = self.cell(state[..., :2], state[..., 2:], action)
+            return torch.cat([pos, vel], -1)
+        if self.action_dim and action is not None:
+            accel = action @ self.push
+        else:
+            accel = state.new_zeros(state.shape[0], 2 * self.n_objects)
+        return _lean_frame(state, accel, self.substeps, self.h, self.two_kl, self.k,
+                           self.spring, self.walls, self.low, self.high)
+
+
+def _lean_frame(state: Tensor, accel: Tensor, substeps: int, h: float, two_kl: float, k: float,
+                spring: bool, walls: bool, low: float, high: float) -> Tensor:
+    """One frame of the lean integrator (see :class:`CellDynamics`), TorchScript: the
+    interpreter halves the per-operation overhead that dominates on these tiny tensors.
+
+    state (B, n, 4) packed pixels; accel (B, 2n) the action's acceleration, px / time^2.
+    """
+    batch, n = state.shape[0], state.shape[1]
+    p0 = state[:, :, :2].reshape(batch, 2 * n).t().contiguous()  # (2n, B): x0, y0, x1, ...
+    v0 = state[:, :, 2:].reshape(batch, 2 * n).t().contiguous()
+    hpush = (accel * h).t().contiguous()
+    p, v = p0, v0
+    for attempt in range(2):
+        # attempt 0: no walls, track the range; attempt 1 (only if a coordinate left the box):
+        # the cell's per-substep reflection
+        reflect = attempt == 1
+        p, v = p0, v0
+        lo, hi = p0, p0
+        for _ in range(substeps):
+            if spring:
+                d = p - p.roll(2, 0)  # rows: d = p0 - p1, then -d
+                inv = torch.hypot(d[0], d[1]).clamp_min(1e-6).reciprocal()
+                # a = d (2 k l / |d| - k): the cell's force on ball 0, its opposite on ball 1
+                v = torch.addcmul(v, d, inv, value=h * two_kl)
+                v = torch.add(v, d, alpha=-h * k)
+            v = v + hpush
+            p = torch.add(p, v, alpha=h)
+            if reflect:
+                out = (p < low) | (p > high)
+                p = high - (high - low - (p - low).abs()).abs()
+                v = torch.where(out, -v, v)
+            elif walls:
+                lo = torch.minimum(lo, p)
+                hi = torch.maximum(hi, p)
+        if reflect or not walls:
+            break
+        if float(lo.min()) >= low and float(hi.max()) <= high:
+            break
+    return torch.cat([p.t().reshape(batch, n, 2), v.t().reshape(batch, n, 2)], -1)
+
+
+try:  # TorchScript halves the per-operation overhead; deprecated in recent torch, so optional
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _lean_frame = torch.jit.script(_lean_frame)
+except Exception:  # noqa: BLE001 - any scripting failure: the eager function is equivalent
+    pass
+
+
+def oracle_cell(scene) -> PhysicsCell:
+    """The model's physics cell for ``scene`` with the TRUE parameters, actuation gain, the
+    scene's substeps and walls (margin): the planner's upper bound ("oracle") model.
+
+    Args:
+        scene: an unwrapped scene of ``envs`` (spring, mnist_spring, bouncing, pendulum; gravity
+            uses the paper's law with the scene's softening).
+    """
+    from pig_control.model.physics import CELLS, GravityCell
+
+    name = scene.name
+    if name == "pendulum":
+        cell = PendulumCell(1, scene.dt, scene.substeps, 1, [], False, scene.image_size, 0.0)
+        gain = scene.max_torque
+    else:
+        kind = {"spring": "spring", "mnist_spring": "spring", "bouncing": "free",
+                "gravity": "gravity"}[name]
+        args = (scene.n_objects, scene.dt, scene.substeps, scene.action_dim,
+                list(scene.pushed), True, scene.image_size, float(scene.margin))
+        if kind == "gravity":
+            cell = GravityCell(*args, softening=float(getattr(scene, "softening", 0.0)))
+        else:
+            cell = CELLS[kind](*args)
+        gain = scene.max_accel
+    params = dict(scene.params)
+    if "m" in params and "m" in cell.fixed_params:
+        # Gravity: only g m^2 is identifiable; the cell fixes m = 1 and carries g m^2 as g.
+        params["g"] = params["g"] * params.pop("m") ** 2
+    for key in cell.param_names:
+        cell.set_param(key, params[key])
+    if cell.log_gain is not None:
+        with torch.no_grad():
+            cell.log_gain.fill_(math.log(gain))
+    return cell.eval()
+
+
+def latent_state(scene, states: np.ndarray) -> np.ndarray:
+    """True scene states -> the packed pixel state (..., n, 4) the planner works on.
+
+    Ball scenes: the state itself (x, y, vx, vy). Pendulum ``(..., 2)`` = theta, theta_dot:
+    the bob's position and velocity in pixels, ``(..., 1, 4)``.
+    """
+    states = np.asarray(states, dtype=np.float64)
+    if scene.name != "pendulum":
+        return states
+    theta, theta_dot = states[..., 0], states[..., 1]
+    r = scene.rod_length
+    cx, cy = scene.pivot
+    s, c = np.sin(theta), np.cos(theta)
+    packed = np.stack([cx - r * s, cy - r * c, -r * c * theta_dot, r * s * theta_dot], -1)
+    return packed[..., None, :]

@@ -1,0 +1,287 @@
+"""Control from pixels: model-predictive control of a scene with a PIG world model.
+
+    python -m pig_control.mpc --env spring --model oracle --episodes 20 --json out.json
+    python -m pig_control.mpc --env spring --model runs/spring/model.pt --set-param k=5 \\
+        --env-param k=5 --video spring.gif
+
+Each control step the agent estimates the state (learned model: encode the last L frames,
+velocity from the model's velocity estimator; oracle: the true state), plans an action
+sequence over ``--horizon`` steps with ``--planner`` on the model's physics cell (oracle: the
+same cell with the true parameters, substeps and walls), executes the first action and shifts
+the plan (receding horizon, warm start).
+
+Episodes: episode i resets the env with seed ``--seed + i`` (start state and goal come from the
+env's seeded reset), so models and planners see the same episodes for the same seed. An episode
+runs ``--max-steps`` steps (default: the env's time limit); it succeeds when
+``info["is_success"]`` holds at its final step (ball scenes: every object within 1 px of its
+goal and slower than 1 px per time unit; pendulum: upright within 0.3 rad, slower than
+1.5 rad/s). ``ms_per_step`` is the median wall-clock time of state estimation (encoding) plus
+planning per control step; env stepping and video rendering are not counted.
+
+JSON keys: success_rate, mean_final_distance (the env's goal_distance at the final step),
+mean_return, ms_per_step, env_frames (frames of environment interaction the model was trained
+on; 0 for the oracle), env, planner, model, horizon, seed, device, planner_options,
+cost_options, env_params, set_params, episodes (per episode: seed, success, final_distance,
+return, steps, ms_per_step).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from pig_control.cli import make_parser, run_main, write_json
+from pig_control.errors import UserInputError
+
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+
+
+def parse_assignments(items: Sequence[str] | None, what: str, numeric: bool = True) -> dict:
+    """``["k=8", "l=6"]`` -> ``{"k": 8.0, "l": 6.0}``; bad syntax is a UserInputError."""
+    out = {}
+    for item in items or []:
+        if "=" not in item or not item.split("=", 1)[0].strip():
+            raise UserInputError(f"{what} '{item}' is not of the form NAME=VALUE")
+        name, text = (part.strip() for part in item.split("=", 1))
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        if numeric:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value):
+                raise UserInputError(f"{what} '{item}': the value must be a finite number")
+            value = float(value)
+        out[name] = value
+    return out
+
+
+def make_env(name: str, env_params: dict, max_episode_steps: int | None = None):
+    """``gymnasium.make`` of a short scene name (or id) with constructor keywords; a
+    ``max_episode_steps`` replaces the registered time limit."""
+    import gymnasium
+
+    import envs
+
+    env_id = envs.SCENES.get(name, name)
+    if env_id not in envs.SCENES.values():
+        raise UserInputError(f"unknown env '{name}'; known envs: {', '.join(envs.SCENES)}")
+    try:
+        limit = {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
+        return gymnasium.make(env_id, **limit, **env_params)
+    except TypeError as error:
+        scene_cls = type(envs.make_scene(env_id))
+        import inspect
+
+        known = [p for p in inspect.signature(scene_cls.__init__).parameters
+                 if p not in ("self", "actuated", "render_mode")]
+        raise UserInputError(f"bad --env-param for {name}: {error} (known: "
+                             f"{', '.join(known)})") from None
+
+
+def load_learned(model_arg: str, env_name: str, device: str):
+    """(model, env_frames, label) for ``pretrained`` or a checkpoint path."""
+    from pig_control.checkpoint import load_model
+
+    if model_arg == "pretrained":
+        path = PRETRAINED_DIR / f"{env_name}_control.pt"
+        if not path.is_file():
+            raise UserInputError(f"no shipped model for {env_name} yet (expected {path}); "
+                                 "train one or use --model oracle")
+    else:
+        path = Path(model_arg)
+    model, payload = load_model(path, device)
+    env_frames = int((payload.get("metadata") or {}).get("env_frames", 0) or 0)
+    return model, env_frames, str(path)
+
+
+def run_episodes(env, agent, episodes: int, seed: int, max_steps: int, goal_from: str,
+                 video_frames: list | None = None, progress: bool = True) -> list[dict]:
+    """Run ``episodes`` MPC episodes; returns per-episode results (see module docstring)."""
+    from tqdm import tqdm
+
+    scene = env.unwrapped
+    results = []
+    bar = tqdm(range(episodes), desc=f"{scene.name} episodes", disable=not progress,
+               leave=False)
+    for i in bar:
+        episode_seed = seed + i
+        observation, info = env.reset(seed=episode_seed)
+        agent.reset(observation, info, goal_from, episode_seed)
+        goal_image = scene.render_states(np.asarray(info["goal"]))
+        total, times, steps = 0.0, [], 0
+        for _ in range(max_steps):
+            action, ms = agent.act(observation, info)
+            times.append(ms)
+            if video_frames is not None:
+                plan = agent.render_plan(agent.planned_states())
+                video_frames.append(_video_frame(observation, goal_image, plan))
+            observation, reward, terminated, truncated, info = env.step(action)
+            total += float(reward)
+            steps += 1
+            if terminated or truncated:
+                break
+        final = float(scene.goal_distance(info["state"], info["goal"]))
+        results.append({"seed": episode_seed, "success": bool(info["is_success"]),
+                        "final_distance": final, "return": total, "steps": steps,
+                        "ms_per_step": float(statistics.median(times))})
+        bar.set_postfix(success=sum(r["success"] for r in results) / len(results))
+    return results
+
+
+def _video_frame(observation: np.ndarray, goal: np.ndarray, plan: np.ndarray,
+                 scale: int = 4) -> np.ndarray:
+    """Observation | goal | predicted plan (faded trail, the plan's end brightest)."""
+    weights = np.linspace(0.25, 1.0, plan.shape[0])[:, None, None, None]
+    trail = (plan.astype(np.float32) * weights).max(0).astype(np.uint8)
+    gap = np.full((observation.shape[0], 2, 3), 255, np.uint8)
+    row = np.concatenate([observation, gap, goal, gap, trail], 1)
+    return np.repeat(np.repeat(row, scale, 0), scale, 1)
+
+
+def summarize(results: list[dict]) -> dict:
+    return {
+        "success_rate": float(np.mean([r["success"] for r in results])),
+        "mean_final_distance": float(np.mean([r["final_distance"] for r in results])),
+        "mean_return": float(np.mean([r["return"] for r in results])),
+        "ms_per_step": float(statistics.median(
+            [r["ms_per_step"] for r in results])) if results else float("nan"),
+    }
+
+
+def build_parser():
+    from agents import PLANNERS
+
+    parser = make_parser("pig_control.mpc", "Model-predictive control from pixels with a PIG "
+                         "world model (or the true simulator: --model oracle).")
+    parser.add_argument("--env", required=True, help="scene: spring, pendulum, mnist_spring, "
+                        "bouncing, gravity (or a PIG/... id)")
+    parser.add_argument("--model", default="pretrained",
+                        help="pretrained (pig_control/pretrained/ENV_control.pt), oracle (the "
+                        "true simulator from the true state) or a checkpoint path")
+    parser.add_argument("--planner", default="icem", help=f"one of {', '.join(PLANNERS)}")
+    parser.add_argument("--episodes", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0, help="episode i resets with seed S + i")
+    parser.add_argument("--horizon", type=int, default=None,
+                        help="control steps planned ahead (default per env)")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="steps per episode (default: the env's time limit)")
+    parser.add_argument("--env-param", action="append", default=[], metavar="NAME=VALUE",
+                        help="constructor keyword of the env, e.g. k=8 (repeatable)")
+    parser.add_argument("--set-param", action="append", default=[], metavar="NAME=VALUE",
+                        help="edit a physical parameter of the model (zero-data adaptation)")
+    parser.add_argument("--planner-option", action="append", default=[], metavar="NAME=VALUE",
+                        help="planner option, e.g. population=100 (repeatable)")
+    parser.add_argument("--cost-option", action="append", default=[], metavar="NAME=VALUE",
+                        help="cost weight: velocity_weight, terminal_weight, action_weight")
+    parser.add_argument("--goal-from", choices=("image", "coords"), default=None,
+                        help="goal from the encoded goal image (default for learned models) "
+                        "or from coordinates (default and only choice for the oracle)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--video", default=None, metavar="F.gif",
+                        help="observation | goal | predicted plan, every step (imageio)")
+    parser.add_argument("--json", default=None, metavar="PATH")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from agents import PLANNERS
+    from pig_control.control.agent import ModelAgent, OracleAgent
+
+    torch.set_num_threads(1)
+    if args.planner not in PLANNERS:
+        raise UserInputError(f"unknown planner '{args.planner}'; known planners: "
+                             f"{', '.join(PLANNERS)}")
+    for flag, value in (("--episodes", args.episodes), ("--horizon", args.horizon),
+                        ("--max-steps", args.max_steps)):
+        if value is not None and value < 1:
+            raise UserInputError(f"{flag} must be at least 1, got {value}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UserInputError("--device cuda: no CUDA device is available")
+    if args.video and Path(args.video).suffix.lower() != ".gif":
+        raise UserInputError(f"--video must name a .gif file, got '{args.video}'")
+    env_params = parse_assignments(args.env_param, "--env-param")
+    set_params = parse_assignments(args.set_param, "--set-param")
+    planner_options = parse_assignments(args.planner_option, "--planner-option", numeric=False)
+    cost_options = parse_assignments(args.cost_option, "--cost-option")
+    known_costs = {"velocity_weight", "terminal_weight", "action_weight"}
+    if set(cost_options) - known_costs:
+        raise UserInputError(f"unknown --cost-option {sorted(set(cost_options) - known_costs)}; "
+                             f"known: {', '.join(sorted(known_costs))}")
+
+    env = make_env(args.env, env_params, args.max_steps)
+    scene = env.unwrapped
+    oracle = args.model == "oracle"
+    common = dict(planner=args.planner, horizon=args.horizon, planner_options=planner_options,
+                  cost_options=cost_options, device=args.device)
+    if oracle:
+        if args.goal_from == "image":
+            raise UserInputError("the oracle takes its goal from coordinates: drop "
+                                 "--goal-from image or use a learned model")
+        goal_from, env_frames, model_label = "coords", 0, "oracle"
+        agent = OracleAgent(scene, set_params=set_params, **common)
+    else:
+        model, env_frames, model_label = load_learned(args.model, scene.name, args.device)
+        if set_params and model.cell is None:
+            raise UserInputError("--set-param: a black-box model has no physical parameters")
+        for name, value in set_params.items():
+            model.cell.set_param(name, value)
+        goal_from = args.goal_from or "image"
+        agent = ModelAgent(scene, model, **common)
+
+    max_steps = args.max_steps or scene.max_episode_steps
+    frames: list | None = [] if args.video else None
+    results = run_episodes(env, agent, args.episodes, args.seed, max_steps, goal_from,
+                              frames, progress=not args.quiet)
+    summary = summarize(results)
+    report = {
+        **summary,
+        "env_frames": env_frames,
+        "env": scene.name,
+        "planner": args.planner,
+        "model": model_label,
+        "horizon": agent.horizon,
+        "max_steps": max_steps,
+        "seed": args.seed,
+        "device": args.device,
+        "goal_from": goal_from,
+        "planner_options": {k: v for k, v in agent.planner_options.items()},
+        "cost_options": agent.cost_options,
+        "env_params": env_params,
+        "set_params": set_params,
+        "model_params": (agent.cell.params if oracle else dict(agent.model.params)),
+        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
+                   f"torch {torch.__version__}",
+        "episodes": results,
+    }
+    print(f"{'env':<14}{'model':<12}{'planner':<9}{'episodes':>9}{'success':>9}"
+          f"{'final dist':>12}{'return':>10}{'ms/step':>9}")
+    label = model_label if len(model_label) <= 11 else "..." + model_label[-8:]
+    print(f"{scene.name:<14}{label:<12}{args.planner:<9}{len(results):>9}"
+          f"{summary['success_rate']:>9.2f}{summary['mean_final_distance']:>12.3f}"
+          f"{summary['mean_return']:>10.2f}{summary['ms_per_step']:>9.1f}")
+    if args.video:
+        import imageio.v2 as imageio
+
+        from pig_control.cli import atomic_path
+
+        with atomic_path(args.video) as tmp:
+            imageio.mimsave(tmp, frames, format="GIF", duration=0.1, loop=0)
+        print(f"video: {args.video} ({len(frames)} frames)")
+    if args.json:
+        write_json(args.json, report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_main(main))

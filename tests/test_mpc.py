@@ -1,0 +1,248 @@
+"""``python -m pig_control.mpc``: oracle dynamics against the env, costs, every CLI option and
+bad input (1 episode, a few steps and tiny planners: seconds each)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import envs
+from pig_control.checkpoint import save_checkpoint
+from pig_control.cli import run_main
+from pig_control.config import Config, DataConfig, ModelConfig
+from pig_control.control.costs import BallGoalCost, PendulumCost, bob_angle
+from pig_control.control.dynamics import CellDynamics, latent_state, oracle_cell
+from pig_control.model.physics import CELLS, PendulumCell
+from pig_control.model.pig import PIGModel
+from pig_control.mpc import main
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {
+    "icem": ["population=8", "elites=2", "iterations=1"],
+    "cem": ["population=8", "elites=2", "iterations=1"],
+    "mppi": ["population=8", "iterations=1"],
+    "grad": ["restarts=1", "iterations=1"],
+    "cmaes": ["population=4", "iterations=1"],
+}
+KEYS = {"success_rate", "mean_final_distance", "mean_return", "ms_per_step", "env_frames",
+        "env", "planner", "model", "episodes"}
+
+
+def mpc(*args: str, planner: str = "icem") -> list[str]:
+    opts = [x for o in TINY[planner] for x in ("--planner-option", o)]
+    return ["--episodes", "1", "--max-steps", "2", "--quiet", "--planner", planner, *opts,
+            *args]
+
+
+def run(capsys, argv: list[str]) -> tuple[int, str, str]:
+    torch_threads = torch.get_num_threads()
+    try:
+        status = run_main(main, argv)
+    finally:
+        torch.set_num_threads(torch_threads)
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+# --- oracle dynamics ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["spring", "mnist_spring", "pendulum", "bouncing", "gravity"])
+@pytest.mark.parametrize("lean", [True, False])
+def test_oracle_matches_env_step_for_step(name, lean):
+    """From every true state of a random-action trajectory (walls included), one oracle step
+    lands on the env's next state."""
+    scene = envs.make_scene(name)
+    rng = np.random.default_rng(0)
+    states = scene.sample_states(rng, 32)
+    actions = rng.uniform(-1, 1, (32, 20, scene.action_dim))
+    true = scene.simulate(states, actions)  # (B, T + 1, *S)
+    dyn = CellDynamics(oracle_cell(scene).double(), lean=lean, dtype=torch.float64)
+    now = torch.as_tensor(latent_state(scene, true[:, :-1].reshape(-1, *scene.state_shape)))
+    nxt = latent_state(scene, true[:, 1:].reshape(-1, *scene.state_shape))
+    with torch.no_grad():
+        pred = dyn(now, torch.as_tensor(actions.reshape(-1, scene.action_dim))).numpy()
+    if scene.name != "pendulum":
+        lo, hi = scene.walls
+        assert ((true[..., :2] <= lo + 0.5) | (true[..., :2] >= hi - 0.5)).any()  # walls hit
+    np.testing.assert_allclose(pred, nxt, atol=1e-4)
+
+
+def test_lean_path_equals_cell_and_is_differentiable():
+    scene = envs.make_scene("spring")
+    cell = oracle_cell(scene)
+    rng = np.random.default_rng(1)
+    state = torch.as_tensor(latent_state(scene, scene.sample_states(rng, 16)),
+                            dtype=torch.float32)
+    action = torch.tensor(rng.uniform(-1, 1, (16, 2)), dtype=torch.float32, requires_grad=True)
+    lean = CellDynamics(cell)(state, action)
+    ref = CellDynamics(cell, lean=False)(state, action)
+    torch.testing.assert_close(lean, ref, atol=1e-4, rtol=1e-5)
+    lean.square().sum().backward()
+    assert action.grad is not None and torch.isfinite(action.grad).all()
+
+
+def test_pendulum_cell_registered_and_roundtrips():
+    assert CELLS["pendulum"] is PendulumCell
+    scene = envs.make_scene("pendulum")
+    packed = torch.as_tensor(latent_state(scene, np.array([[0.7, -1.3], [-2.5, 4.0]])))
+    theta, theta_dot = bob_angle(packed, scene.pivot[0])
+    np.testing.assert_allclose(theta.numpy(), [0.7, -2.5], atol=1e-9)
+    np.testing.assert_allclose(theta_dot.numpy(), [-1.3, 4.0], atol=1e-9)
+
+
+def test_costs_are_zero_at_rest_on_the_goal_and_grow_away():
+    goal = torch.tensor([[10.0, 16.0], [22.0, 16.0]])
+    cost = BallGoalCost(goal)
+    at_goal = torch.cat([goal, torch.zeros(2, 2)], -1).expand(3, 5, 2, 4).clone()
+    actions = torch.zeros(3, 5, 2)
+    assert torch.allclose(cost(at_goal, actions), torch.zeros(3))
+    moved = at_goal.clone()
+    moved[1, -1, 1, 0] += 1.0  # 1 px off at the last step: terminal weight
+    moved[2, -1, 1, 2] += 1.0  # moving at the last step
+    c = cost(moved, actions)
+    assert c[1] == pytest.approx(10.0) and c[2] == pytest.approx(10.0)
+    scene = envs.make_scene("pendulum")
+    up = torch.as_tensor(latent_state(scene, np.zeros(2)), dtype=torch.float32)  # (1, 4)
+    pend = PendulumCost(up[:, :2], scene.pivot[0])
+    down = torch.as_tensor(latent_state(scene, np.array([math.pi, 0.0])), dtype=torch.float32)
+    states = torch.stack([up.expand(4, 1, 4), down.expand(4, 1, 4)])
+    c = pend(states, torch.zeros(2, 4, 1))
+    assert c[0] < 1e-6 and c[1] == pytest.approx(4 * math.pi**2, rel=1e-4)
+
+
+# --- the command line through the oracle ------------------------------------------------------
+@pytest.mark.parametrize("planner", list(TINY))
+def test_oracle_every_planner_and_json_keys(capsys, tmp_path, planner):
+    out = tmp_path / "r.json"
+    status, stdout, err = run(capsys, mpc("--env", "spring", "--model", "oracle", "--json",
+                                          str(out), planner=planner))
+    assert status == 0, err
+    assert "success" in stdout and "ms/step" in stdout
+    report = json.loads(out.read_text())
+    assert KEYS <= set(report)
+    assert report["env_frames"] == 0 and report["model"] == "oracle"
+    assert report["planner"] == planner and len(report["episodes"]) == 1
+    assert report["episodes"][0]["steps"] == 2 and report["ms_per_step"] > 0
+
+
+def test_oracle_options_params_seed_horizon_video(capsys, tmp_path):
+    gif, out = tmp_path / "v.gif", tmp_path / "r.json"
+    argv = mpc("--env", "spring", "--model", "oracle", "--seed", "3", "--horizon", "4",
+               "--env-param", "k=5", "--set-param", "k=5", "--cost-option",
+               "terminal_weight=3", "--goal-from", "coords", "--device", "cpu",
+               "--video", str(gif), "--json", str(out))
+    status, stdout, err = run(capsys, argv)
+    assert status == 0, err
+    report = json.loads(out.read_text())
+    assert report["horizon"] == 4 and report["seed"] == 3
+    assert report["env_params"] == {"k": 5.0} and report["model_params"]["k"] == pytest.approx(5)
+    assert report["cost_options"]["terminal_weight"] == 3
+    import imageio.v2 as imageio
+
+    frames = imageio.mimread(gif)
+    assert len(frames) == 2 and frames[0].shape[1] > 3 * 32  # obs | goal | plan
+
+
+def test_same_seed_same_episodes(capsys, tmp_path):
+    reports = []
+    for planner in ("icem", "cem"):
+        out = tmp_path / f"{planner}.json"
+        assert run(capsys, mpc("--env", "pendulum", "--model", "oracle", "--json", str(out),
+                               planner=planner))[0] == 0
+        reports.append(json.loads(out.read_text()))
+    assert reports[0]["episodes"][0]["seed"] == reports[1]["episodes"][0]["seed"] == 0
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--env", "nope", "--model", "oracle"], ["unknown env", "spring"]),
+    (["--env", "spring", "--model", "oracle", "--planner", "nope"], ["unknown planner", "icem"]),
+    (["--env", "spring", "--model", "oracle", "--env-param", "zz=1"], ["env-param", "k"]),
+    (["--env", "spring", "--model", "oracle", "--env-param", "k"], ["NAME=VALUE"]),
+    (["--env", "spring", "--model", "oracle", "--env-param", "k=-1"], ["positive"]),
+    (["--env", "spring", "--model", "oracle", "--set-param", "zz=1"], ["zz", "k, l"]),
+    (["--env", "spring", "--model", "oracle", "--set-param", "k=abc"], ["number"]),
+    (["--env", "spring", "--model", "oracle", "--planner-option", "bogus=1"], ["bogus"]),
+    (["--env", "spring", "--model", "oracle", "--episodes", "0"], ["--episodes"]),
+    (["--env", "spring", "--model", "oracle", "--goal-from", "image"], ["coordinates"]),
+    (["--env", "spring", "--model", "/nonexistent/m.pt"], ["not found"]),
+    (["--env", "gravity", "--model", "pretrained"], ["no shipped model for gravity yet"]),
+])
+def test_bad_input_is_one_line_exit_2(capsys, argv, words):
+    status, _, err = run(capsys, ["--quiet", "--max-steps", "1", *argv])
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    for word in words:
+        assert word in err
+
+
+def test_corrupt_model_file(capsys, tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    status, _, err = run(capsys, ["--env", "spring", "--model", str(bad), "--quiet"])
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "corrupt" in err
+
+
+# --- the learned path through a tiny random checkpoint ----------------------------------------
+def tiny_checkpoint(tmp_path: Path, scene: str) -> Path:
+    if scene == "pendulum":
+        model = ModelConfig(physics="pendulum", n_objects=1, dt=0.05, substeps=1,
+                            action_dim=1, unet_channels=2, template_size=8, velocity_hidden=8)
+    else:
+        model = ModelConfig(physics="spring", n_objects=2, dt=0.3, substeps=5, action_dim=2,
+                            actuated_objects=[0], unet_channels=2, template_size=8,
+                            velocity_hidden=8)
+    config = Config(scene=scene, data=DataConfig(input_steps=3), model=model)
+    torch.manual_seed(0)
+    net = PIGModel(config.model, config.data.input_steps)
+    path = tmp_path / f"{scene}.pt"
+    save_checkpoint(path, {"config": config.to_dict(), "model": net.state_dict(),
+                           "params": net.params, "step": 0,
+                           "metadata": {"env_frames": 1234}})
+    return path
+
+
+@pytest.mark.parametrize("scene", ["spring", "pendulum"])
+def test_learned_checkpoint_path(capsys, tmp_path, scene):
+    ckpt, out, gif = tiny_checkpoint(tmp_path, scene), tmp_path / "r.json", tmp_path / "v.gif"
+    param = "k=8" if scene == "spring" else "g=9"
+    argv = mpc("--env", scene, "--model", str(ckpt), "--set-param", param, "--video", str(gif),
+               "--json", str(out))
+    status, _, err = run(capsys, argv)
+    assert status == 0, err
+    report = json.loads(out.read_text())
+    assert KEYS <= set(report) and report["env_frames"] == 1234
+    assert report["goal_from"] == "image" and report["model"] == str(ckpt)
+    name, value = param.split("=")
+    assert report["model_params"][name] == pytest.approx(float(value))
+    assert gif.is_file()
+    status, _, err = run(capsys, mpc("--env", scene, "--model", str(ckpt), "--goal-from",
+                                     "coords"))
+    assert status == 0, err
+
+
+def test_learned_checkpoint_wrong_scene_and_bad_param(capsys, tmp_path):
+    ckpt = tiny_checkpoint(tmp_path, "spring")
+    status, _, err = run(capsys, mpc("--env", "pendulum", "--model", str(ckpt)))
+    assert status == 2 and len(err.strip().splitlines()) == 1
+    status, _, err = run(capsys, mpc("--env", "spring", "--model", str(ckpt), "--set-param",
+                                     "g=3"))
+    assert status == 2 and "k, l" in err
+
+
+def test_entry_point_subprocess(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    ok = subprocess.run([sys.executable, "-m", "pig_control.mpc", *mpc(
+        "--env", "spring", "--model", "oracle", "--json", str(tmp_path / "r.json"))],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run([sys.executable, "-m", "pig_control.mpc", "--env", "nope"], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
