@@ -9,6 +9,7 @@ from agents.base import Callback, Cost, Dynamics, Planner, rollout
 from agents.cem import CEMPlanner
 from agents.cmaes import CMAESPlanner
 from agents.factory import PLANNERS, make_planner, planner_options
+from agents.gn import GaussNewtonPlanner
 from agents.grad import GradPlanner
 from agents.icem import ICEMPlanner
 from agents.mpc import MPCController
@@ -21,6 +22,7 @@ __all__ = [
     "Callback",
     "Cost",
     "Dynamics",
+    "GaussNewtonPlanner",
     "GradPlanner",
     "ICEMPlanner",
     "MPCController",

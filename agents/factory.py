@@ -8,6 +8,7 @@ from typing import Any
 from agents.base import Bound, Cost, Dynamics, Planner
 from agents.cem import CEMPlanner
 from agents.cmaes import CMAESPlanner
+from agents.gn import GaussNewtonPlanner
 from agents.grad import GradPlanner
 from agents.icem import ICEMPlanner
 from agents.mppi import MPPIPlanner
@@ -18,6 +19,7 @@ PLANNERS: dict[str, type[Planner]] = {
     "grad": GradPlanner,
     "cmaes": CMAESPlanner,
     "mppi": MPPIPlanner,
+    "gn": GaussNewtonPlanner,
 }
 """Planner classes by short name."""
 
@@ -44,7 +46,7 @@ def make_planner(name: str, dynamics: Dynamics, cost: Cost, action_dim: int, hor
     """Create a planner by name.
 
     Args:
-        name: one of ``cem``, ``icem``, ``grad``, ``cmaes``, ``mppi``.
+        name: one of ``cem``, ``icem``, ``grad``, ``cmaes``, ``mppi``, ``gn``.
         dynamics: one-step model ``(state (B, *S), action (B, d)) -> (B, *S)``.
         cost: trajectory cost ``(states (B, H, *S), actions (B, H, d)) -> (B,)``.
         action_dim: d, number of action components.

@@ -45,11 +45,14 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> dict:
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else "unsafe content"
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        reason = next((line for line in lines if "GLOBAL" in line or "global" in line),
+                      lines[0] if lines else "unsafe content")
         raise UserInputError(f"checkpoint '{path}' was refused: it holds more than tensors and "
-                             f"plain data ({first})") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
-        raise UserInputError(f"checkpoint '{path}' is corrupt or not a checkpoint ({error})") from None
+                             f"plain data ({reason})") from None
+    except Exception as error:  # torch raises many kinds on a truncated or foreign file
+        raise UserInputError(f"checkpoint '{path}' is corrupt or not a checkpoint "
+                             f"({type(error).__name__}: {error})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserInputError(f"checkpoint '{path}' is not a pig_control checkpoint ({FORMAT})")
     for key in ("config", "model"):

@@ -92,6 +92,9 @@ class TrainingConfig:
             space (cheap: no images). The remaining steps train everything jointly (phase 3).
         batch_size: sequences per step.
         autoencoder_frames: frames per autoencoder step.
+        identify_sequences: training sequences whose encoded trajectories the physical
+            parameters are fitted to in phase 2 (pig_control/identify.py).
+        identify_frames: frames per fitted trajectory chunk.
         optimizer: ``adam`` or ``rmsprop`` (the paper).
         lr: learning rate of the networks.
         appearance_lr: learning rate of the decoder's templates, contents and background and
@@ -116,6 +119,8 @@ class TrainingConfig:
     dynamics_steps: int = 0
     batch_size: int = 32
     autoencoder_frames: int = 64
+    identify_sequences: int = 1000
+    identify_frames: int = 20
     optimizer: str = "adam"
     lr: float = 1e-3
     appearance_lr: float | None = 1e-2
@@ -167,6 +172,11 @@ def _check_type(value, annotation, where: str):
             raise UserInputError(f"config key '{where}' must be true or false, got {value!r}")
         return value
     if annotation is float:
+        if isinstance(value, str):  # YAML 1.1 reads 3e-4 (no dot) as text
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise UserInputError(f"config key '{where}' must be a number, got {value!r}")
         return float(value)

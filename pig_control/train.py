@@ -35,6 +35,7 @@ from pig_control.checkpoint import code_version, load_checkpoint, save_checkpoin
 from pig_control.cli import make_parser, run_main
 from pig_control.config import Config, apply_overrides, config_from_dict, load_config
 from pig_control.errors import UserInputError
+from pig_control.identify import TrajectoryFit, chunk_sequences
 from pig_control.metrics import frame_sse, position_sse
 from pig_control.model.pig import PIGModel
 
@@ -99,10 +100,7 @@ class Trainer:
         check_data_matches(config, self.frames, self.actions)
         self.model = PIGModel(config.model, d.input_steps).to(self.device)
         self.model.set_background(median_frame(self.frames, self.generator_for_background()))
-        groups = [{"params": params, "base_lr": lr} for params, lr in (
-            (self.model.network_parameters(), t.lr),
-            (self.model.appearance_parameters(), t.appearance_lr or t.lr),
-            (self.model.physics_parameters(), t.physics_lr or t.lr)) if params]
+        groups = [{"params": params, "base_lr": lr} for params, lr in self._parameter_groups()]
         for group in groups:
             group["lr"] = group["base_lr"]
         if t.optimizer == "adam":
@@ -113,7 +111,16 @@ class Trainer:
         self.step = 0
         self.wall_s = 0.0
         self.metadata = dict(metadata or {})
-        self._encoded = None  # cached encoder positions for phase 2
+        self._encoded = None  # phase 2: encoder positions of the training frames
+        self._fit: TrajectoryFit | None = None  # phase 2: the trajectory fit
+
+    def _parameter_groups(self) -> list[tuple[list, float]]:
+        """(parameters, learning rate) for networks, appearance and physics; empty ones left out."""
+        t = self.config.training
+        return [(params, lr) for params, lr in (
+            (self.model.network_parameters(), t.lr),
+            (self.model.appearance_parameters(), t.appearance_lr or t.lr),
+            (self.model.physics_parameters(), t.physics_lr or t.lr)) if params]
 
     def generator_for_background(self) -> torch.Generator:
         return torch.Generator().manual_seed(self.config.seed + 1)
@@ -127,18 +134,24 @@ class Trainer:
             return "dynamics"
         return "joint"
 
-    def _window(self, batch: int):
-        """A random batch of training windows: frames (B, L+P, 3, H, W) float, actions or None."""
+    def _window(self, batch: int, among: torch.Tensor | None = None):
+        """A random batch of training windows: frames (B, L+P, 3, H, W) float, actions or None,
+        and the sequence and frame indices. ``among``: draw only from these sequences (the
+        indices returned are then positions in ``among``)."""
         d = self.config.data
         length = d.input_steps + d.pred_steps
         n, total = self.frames.shape[:2]
-        idx = torch.randint(n, (batch,), generator=self.generator)
+        count = n if among is None else len(among)
+        idx = torch.randint(count, (batch,), generator=self.generator)
         start = torch.randint(total - length + 1, (batch,), generator=self.generator)
         steps = start[:, None] + torch.arange(length)
-        frames = self.frames[idx[:, None], steps].to(self.device).float() / 255.0
+        rows = idx if among is None else among[idx]
+        frames = None
+        if among is None:
+            frames = self.frames[rows[:, None], steps].to(self.device).float() / 255.0
         actions = None
         if self.actions is not None:
-            actions = self.actions[idx[:, None], steps[:, :-1].clamp_max(self.actions.shape[1] - 1)]
+            actions = self.actions[rows[:, None], steps[:, :-1].clamp_max(self.actions.shape[1] - 1)]
             actions = actions.to(self.device)
         return frames, actions, idx, steps
 
@@ -162,24 +175,55 @@ class Trainer:
         return losses
 
     @torch.no_grad()
-    def _encode_all(self) -> torch.Tensor:
-        """Encoder positions of every training frame, (N, T, n, 2), in chunks."""
+    def _encode(self, frames: torch.Tensor) -> torch.Tensor:
+        """Encoder positions (N, T, n, 2) of uint8 sequences (N, T, 3, H, W), in chunks."""
         self.model.eval()
-        chunks = [self.model.encode(self.frames[i:i + 64].to(self.device).float() / 255.0)
-                  for i in range(0, len(self.frames), 64)]
+        chunks = [self.model.encode(frames[i:i + 64].to(self.device).float() / 255.0)
+                  for i in range(0, len(frames), 64)]
         self.model.train()
         return torch.cat(chunks)
 
+    def _start_identification(self) -> None:
+        """Encode a random subset of the training sequences once and set up the trajectory fit
+        and the velocity estimator's windows on it (phase 2)."""
+        t = self.config.training
+        self._fit_rng = self.generator.get_state()
+        chosen = torch.randperm(len(self.frames), generator=self.generator)[: t.identify_sequences]
+        self._chosen = chosen
+        self._encoded = self._encode(self.frames[chosen])
+        actions = None if self.actions is None else self.actions[chosen].to(self.device)
+        chunks, chunk_actions = chunk_sequences(self._encoded, actions, t.identify_frames)
+        self._fit = TrajectoryFit(chunks, chunk_actions, self.config.model.dt)
+
     def _dynamics_loss(self) -> dict:
-        if self._encoded is None:
-            self._encoded = self._encode_all()
+        """Phase 2: physical parameters by trajectory fitting; the velocity estimator learns to
+        start predictions from the input frames with the physics held fixed."""
+        if self._fit is None:
+            self._start_identification()
         d = self.config.data
-        _, actions, idx, steps = self._window(self.config.training.batch_size)
+        cell = self.model.cell
+        fit = fit_loss = None
+        if cell is not None:
+            fit = self._fit
+            fit_loss = fit.loss(cell)
+            fit.zero_grad()
+        _, actions, idx, steps = self._window(self.config.training.batch_size, self._chosen)
         positions = self._encoded[idx[:, None], steps]
         future_actions = None if actions is None else actions[:, d.input_steps - 1:]
-        predicted = self.model.rollout(positions[:, : d.input_steps], d.pred_steps, future_actions)
+        frozen = self.model.physics_parameters()
+        for p in frozen:
+            p.requires_grad_(False)
+        try:
+            predicted = self.model.rollout(positions[:, : d.input_steps], d.pred_steps,
+                                           future_actions)
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
         latent = position_sse(predicted, positions[:, d.input_steps:]).mean()
-        return {"loss": latent, "latent": latent}
+        losses = {"loss": latent, "latent": latent}
+        if fit_loss is not None:
+            losses = {"loss": latent + fit_loss, "latent": latent, "trajectory": fit_loss}
+        return losses
 
     def _joint_loss(self) -> dict:
         t, d = self.config.training, self.config.data
@@ -207,7 +251,7 @@ class Trainer:
         phase = self.phase(self.step)
         self._set_learning_rates()
         if phase != "dynamics":
-            self._encoded = None
+            self._encoded, self._fit = None, None
         losses = {"autoencoder": self._autoencoder_loss, "dynamics": self._dynamics_loss,
                   "joint": self._joint_loss}[phase]()
         if not torch.isfinite(losses["loss"]):
@@ -223,6 +267,8 @@ class Trainer:
                     if p.grad is not None:
                         p.grad.clamp_(-clip, clip)
         self.optimizer.step()
+        if phase == "dynamics" and self._fit is not None:
+            self._fit.step()
         if not all(torch.isfinite(p).all() for p in self.model.parameters()):
             raise TrainingDiverged(f"a model parameter became NaN or infinite at step {self.step}; "
                                    f"the last good checkpoint in '{self.out_dir}' was kept")
@@ -235,6 +281,8 @@ class Trainer:
         """Prediction and reconstruction error on the first validation sequences (their start)."""
         d = self.config.data
         n = min(self.config.training.valid_sequences, len(self.valid_frames))
+        if n == 0:
+            return {}
         length = d.input_steps + d.pred_steps
         frames = self.valid_frames[:n, :length].to(self.device).float() / 255.0
         actions = None
@@ -257,6 +305,9 @@ class Trainer:
         }
         if with_optimizer:
             payload["optimizer"] = self.optimizer.state_dict()
+            if self._fit is not None:
+                payload["identification"] = self._fit.state_dict()
+                payload["identification_rng"] = self._fit_rng
             payload["rng"] = self.generator.get_state()
         return payload
 
@@ -272,8 +323,15 @@ class Trainer:
             raise UserInputError("this checkpoint holds no optimiser state (a shipped model?): "
                                  "it cannot be resumed")
         self.optimizer.load_state_dict(payload["optimizer"])
+        for group, (_, rate) in zip(self.optimizer.param_groups, self._parameter_groups()):
+            group["base_lr"] = rate  # learning-rate overrides apply on resume too
         self.generator.set_state(payload["rng"])
         self.step = int(payload["step"])
+        if "identification" in payload:
+            self.generator.set_state(payload["identification_rng"])
+            self._start_identification()
+            self._fit.load_state_dict(payload["identification"])
+            self.generator.set_state(payload["rng"])
         self.wall_s = float(payload.get("metadata", {}).get("wall_clock_s", 0.0))
 
     # ---- the loop -----------------------------------------------------------------------
@@ -316,7 +374,7 @@ class MetricsLog:
     def __init__(self, out_dir: Path, step: int, params: dict):
         out_dir.mkdir(parents=True, exist_ok=True)
         self.path = out_dir / "metrics.csv"
-        self.fields = ["step", "wall_s", "phase", "loss", "recons", "pred", "latent", "segmentation",
+        self.fields = ["step", "wall_s", "phase", "loss", "recons", "pred", "latent", "trajectory", "segmentation",
                        "valid_pred", "valid_recons", *params]
         kept = []
         if self.path.exists() and step > 0:
@@ -388,6 +446,9 @@ def build_parser():
     parser.add_argument("--device", choices=("cpu", "cuda"), help="overrides the config")
     parser.add_argument("--steps", type=int, help="stop after this many more steps (the schedule "
                         "still follows training.steps)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads for torch (default 1: small convolutions gain little from "
+                             "more, and a second thread slows badly when the machine is shared)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="config overrides, e.g. training.lr=3e-4")
@@ -410,16 +471,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if (out_dir / "last.pt").exists():
             raise UserInputError(f"'{out_dir}/last.pt' exists: pass --resume to continue it, or "
                                  f"choose another --out")
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    data, data_path = obtain_data(config, args.data)
+    if args.threads < 1:
+        raise UserInputError(f"--threads must be at least 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
+    recorded = payload.get("metadata", {}).get("data") if args.resume else None
+    data, data_path = obtain_data(config, args.data or recorded)
     command = "python -m pig_control.train " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     metadata = {"command": command, "data": data_path, "scene": config.scene,
                 "env_frames": int(data.get("env_frames", 0) or 0)}
+    if args.resume:
+        metadata = {**payload.get("metadata", {}), **metadata,
+                    "command": payload.get("metadata", {}).get("command", command)}
     trainer = Trainer(config, data, out_dir, metadata)
     if args.resume:
         trainer.load_state(payload)
-        trainer.metadata.update(payload.get("metadata", {}))
     last = trainer.fit(progress=not args.no_progress, max_steps=args.steps)
     params = ", ".join(f"{k} = {v:.4g}" for k, v in trainer.model.params.items())
     loss = last.get("loss", math.nan)

@@ -156,9 +156,6 @@ def test_corrupt_checkpoint_is_a_user_error(tmp_path, content):
         load_checkpoint(path)
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError,
-                   reason="bug in checkpoint.load_checkpoint: torch.load's KeyError on random "
-                          "bytes escapes (see the report); remove this mark once fixed")
 def test_corrupt_checkpoint_of_random_bytes_names_the_file(tmp_path):
     """Random bytes reach torch's legacy unpickler, which raises KeyError (torch 2.x)."""
     path = tmp_path / "noise.pt"
@@ -247,16 +244,14 @@ def test_cli_divergence_is_exit_2_in_one_line(tmp_path, data_file, capsys):
     assert not (out / "last.pt").exists()  # it diverged before the first checkpoint
 
 
-@pytest.mark.xfail(strict=True, reason="bug in Trainer.load_state: the optimiser's saved "
-                   "param_groups (base_lr) replace the resumed config's learning rates, so "
-                   "'--resume training.lr=...' is silently ignored (see the report)")
 def test_resume_uses_the_learning_rates_of_its_config(tmp_path, data):
     first = Trainer(tiny_config(), data, tmp_path)
     first.fit(progress=False, max_steps=5)
     payload = load_checkpoint(tmp_path / "last.pt")
-    resumed = Trainer(tiny_config("training.lr=0.5", "training.physics_lr=0.25"), data, tmp_path)
+    resumed = Trainer(tiny_config("training.lr=0.5", "training.appearance_lr=0.125",
+                                  "training.physics_lr=0.25"), data, tmp_path)
     resumed.load_state(payload)
-    assert [g["base_lr"] for g in resumed.optimizer.param_groups] == [0.5, 0.25]
+    assert [g["base_lr"] for g in resumed.optimizer.param_groups] == [0.5, 0.125, 0.25]
 
 
 def test_cli_bad_config_key_and_missing_data(tmp_path, data_file, capsys):

@@ -49,6 +49,17 @@ class BallGoalCost:
         per_step = torch.add(err, speed, alpha=self.velocity_weight)
         return per_step @ self._w + self.action_weight * actions.square().sum((1, 2))
 
+    def residuals(self, states: Tensor, actions: Tensor) -> Tensor:
+        """Per-step residuals (B, H, 4 n + d) whose squares sum to the cost (Gauss-Newton):
+        ``sqrt(w_t) (p - g)``, ``sqrt(w_t velocity_weight) v``, ``sqrt(action_weight) a``."""
+        if self._w is None or self._w.shape[0] != states.shape[1]:
+            self._w = _time_weights(states.shape[1], self.terminal_weight, states)
+        root = self._w.sqrt()[:, None]
+        batch, horizon = states.shape[:2]
+        pos = (states[..., :2] - self.goal).reshape(batch, horizon, -1) * root
+        vel = states[..., 2:].reshape(batch, horizon, -1) * (root * self.velocity_weight ** 0.5)
+        return torch.cat([pos, vel, actions * self.action_weight ** 0.5], -1)
+
 
 def angle_normalize(x: Tensor) -> Tensor:
     """Wrap angles (radians) into [-pi, pi)."""
@@ -99,3 +110,13 @@ class PendulumCost:
         per_step = angle_normalize(theta - self.goal_theta).square()
         per_step = torch.add(per_step, theta_dot.square(), alpha=self.velocity_weight)
         return per_step @ self._w + self.action_weight * actions.square().sum((1, 2))
+
+    def residuals(self, states: Tensor, actions: Tensor) -> Tensor:
+        """Per-step residuals (B, H, 2 + d) whose squares sum to the cost (Gauss-Newton)."""
+        if self._w is None or self._w.shape[0] != states.shape[1]:
+            self._w = _time_weights(states.shape[1], self.terminal_weight, states)
+        root = self._w.sqrt()
+        theta, theta_dot = bob_angle(states, self.pivot)
+        return torch.cat([(angle_normalize(theta - self.goal_theta) * root)[..., None],
+                          (theta_dot * root * self.velocity_weight ** 0.5)[..., None],
+                          actions * self.action_weight ** 0.5], -1)

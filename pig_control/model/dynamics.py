@@ -29,11 +29,13 @@ class PhysicsDynamics(nn.Module):
     def __init__(self, cell: PhysicsCell, input_steps: int, hidden: int = 100):
         super().__init__()
         self.cell = cell
-        self.velocity = VelocityEstimator(input_steps, cell.dt, hidden)
+        self.velocity = VelocityEstimator(input_steps, cell.n_objects, cell.dt, hidden)
 
     def initial(self, positions: torch.Tensor) -> State:
         """Positions (B, L, n, 2) of the input frames -> (positions, velocities) at the last."""
-        return positions[:, -1], self.velocity(positions)
+        has_forces = type(self.cell).acceleration is not PhysicsCell.acceleration
+        return positions[:, -1], self.velocity(positions,
+                                               self.cell.acceleration if has_forces else None)
 
     def step(self, state: State, action: torch.Tensor | None = None) -> State:
         return self.cell(state[0], state[1], action)

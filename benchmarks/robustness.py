@@ -1,0 +1,109 @@
+"""Robustness of unsupervised training across seeds: per scene, train with several seeds and
+report, for every seed, whether the objects were found (reconstruction < 1.5) and the learned
+parameters are within 5 % of the truth, and the prediction error against the authors' threshold.
+
+    python benchmarks/robustness.py [--scenes spring,gravity,bouncing,mnist_spring]
+        [--seeds 0,1,2,3,4] [--workers N] [--device cpu|cuda] [--out benchmarks/results/robustness.json]
+
+Each run is ``python -m pig_control.train --config SCENE --seed S`` on the scene's default
+dataset (generated once into data/SCENE.npz), then ``python -m pig_control.evaluate`` on its test
+split. Runs go in parallel, one CPU thread each (``--workers``, default: the CPU count). The
+JSON names the machine; wall-clock seconds are per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(command: list[str], log: Path) -> int:
+    with log.open("w") as handle:
+        return subprocess.call(command, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def ensure_data(scene: str) -> Path:
+    path = ROOT / "data" / f"{scene}.npz"
+    if not path.exists():
+        subprocess.check_call([sys.executable, "-m", "pig_control.data", "generate", scene,
+                               "--out", str(path), "--quiet"], cwd=ROOT)
+    return path
+
+
+def one_run(scene: str, seed: int, runs: Path, device: str) -> dict:
+    out = runs / f"{scene}-s{seed}"
+    out.mkdir(parents=True, exist_ok=True)
+    data = ROOT / "data" / f"{scene}.npz"
+    started = time.perf_counter()
+    train = [sys.executable, "-m", "pig_control.train", "--config", scene, "--seed", str(seed),
+             "--data", str(data), "--out", str(out), "--no-progress", "--device", device]
+    if (out / "last.pt").exists():
+        train.append("--resume")
+    status = run(train, out / "train.log")
+    wall = time.perf_counter() - started
+    row = {"scene": scene, "seed": seed, "train_status": status, "wall_s": round(wall, 1)}
+    if status != 0:
+        return row
+    report = out / "evaluate.json"
+    run([sys.executable, "-m", "pig_control.evaluate", "--checkpoint", str(out / "last.pt"),
+         "--data", str(data), "--json", str(report), "--no-progress"], out / "evaluate.log")
+    if report.exists():
+        result = json.loads(report.read_text())
+        errors = result.get("param_rel_error") or {}
+        row.update(params=result.get("params"), true_params=result.get("true_params"),
+                   param_rel_error=errors, recons_error=result.get("recons_error"),
+                   pred_error=result.get("pred_error"), extrap_error=result.get("extrap_error"),
+                   objects_found=result["recons_error"] < 1.5,
+                   params_within_5pct=all(v is not None and v < 0.05 for v in errors.values()))
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenes", default="spring,gravity,bouncing,mnist_spring")
+    parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--runs", default=str(ROOT / "runs" / "robustness"))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "robustness.json"))
+    args = parser.parse_args()
+    scenes = args.scenes.split(",")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    for scene in scenes:
+        ensure_data(scene)
+    runs = Path(args.runs)
+    jobs = [(scene, seed) for scene in scenes for seed in seeds]
+    with ThreadPoolExecutor(args.workers) as pool:
+        rows = list(pool.map(lambda job: one_run(*job, runs, args.device), jobs))
+    summary = {}
+    for scene in scenes:
+        mine = [r for r in rows if r["scene"] == scene]
+        good = [r for r in mine if r.get("objects_found") and r.get("params_within_5pct")]
+        summary[scene] = f"{len(good)} of {len(mine)} seeds found the objects and the parameters"
+    payload = {"machine": {"processor": platform.processor() or platform.machine(),
+                           "system": f"{platform.system()} {platform.release()}",
+                           "cpu_count": os.cpu_count(), "workers": args.workers,
+                           "device": args.device},
+               "command": "python benchmarks/robustness.py " + " ".join(sys.argv[1:]),
+               "summary": summary, "runs": rows}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
+    for row in rows:
+        print(json.dumps({k: row.get(k) for k in ("scene", "seed", "param_rel_error",
+                                                   "recons_error", "pred_error", "wall_s")}))
+    for scene, line in summary.items():
+        print(f"{scene}: {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

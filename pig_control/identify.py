@@ -1,0 +1,74 @@
+"""System identification on encoded trajectories: fit the physical parameters by maximum
+likelihood over whole sequences of encoder positions (single shooting).
+
+Each trajectory chunk gets its own free initial state (positions and velocities at its first
+frame); the physics cell rolls it forward over the whole chunk, and the squared distance to the
+encoder's positions at every frame is minimised over the initial states and the physical
+parameters together. Noise in the encoded positions then only enters as observation noise, so
+the parameters come out unbiased; estimating velocities from a few noisy frames first (the
+paper's way) biases them (a 0.06 px encoder error gives about 7 % on the spring constant).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from pig_control.model.physics import PhysicsCell
+
+
+class TrajectoryFit:
+    """Per-chunk initial states and their optimiser.
+
+    Args:
+        positions: encoder positions (C, T, n, 2) of C chunks of T frames, pixels.
+        actions: actions (C, T - 1, d) applied between frames, or None.
+        dt: time units per frame (for the initial velocity guess).
+        lr: Adam learning rate of the initial states (pixels, pixels per time unit).
+    """
+
+    def __init__(self, positions: torch.Tensor, actions: torch.Tensor | None, dt: float,
+                 lr: float = 0.05):
+        self.positions, self.actions = positions, actions
+        self.start_positions = positions[:, 0].clone().requires_grad_(True)
+        self.start_velocities = ((positions[:, 1] - positions[:, 0]) / dt).requires_grad_(True)
+        self.optimizer = torch.optim.Adam([self.start_positions, self.start_velocities], lr=lr)
+
+    def loss(self, cell: PhysicsCell) -> torch.Tensor:
+        """Mean over chunks and frames of the squared position error summed over objects, px^2."""
+        pos, vel = self.start_positions, self.start_velocities
+        error = (pos - self.positions[:, 0]).pow(2).sum((-2, -1))
+        for t in range(1, self.positions.shape[1]):
+            action = None if self.actions is None else self.actions[:, t - 1]
+            pos, vel = cell(pos, vel, action)
+            error = error + (pos - self.positions[:, t]).pow(2).sum((-2, -1))
+        return error.mean() / self.positions.shape[1]
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def step(self) -> None:
+        self.optimizer.step()
+
+    def state_dict(self) -> dict:
+        return {"start_positions": self.start_positions.detach().clone(),
+                "start_velocities": self.start_velocities.detach().clone(),
+                "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        with torch.no_grad():
+            self.start_positions.copy_(state["start_positions"])
+            self.start_velocities.copy_(state["start_velocities"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+
+def chunk_sequences(positions: torch.Tensor, actions: torch.Tensor | None, length: int):
+    """Cut (N, T, ...) sequences into non-overlapping chunks of ``length`` frames (the last
+    frames of each sequence that do not fill a chunk are dropped). Actions (N, T', d) follow."""
+    n, total = positions.shape[:2]
+    length = min(length, total)
+    count = total // length
+    chunks = positions[:, : count * length].reshape(n * count, length, *positions.shape[2:])
+    if actions is None:
+        return chunks, None
+    pieces = [actions[:, i * length: i * length + length - 1] for i in range(count)]
+    return chunks, torch.stack(pieces, 1).flatten(0, 1)
