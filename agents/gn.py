@@ -162,13 +162,16 @@ class GaussNewtonPlanner(Planner):
 
         # 2. dx_t = A_t dx_{t-1} + B_t du_t + c_t, as dx_t = M_t [du; 1]
         n = horizon * d
-        sens = torch.zeros(horizon, s_dim, n + 1, dtype=torch.float64, device=self.device)
-        m = torch.zeros(s_dim, n + 1, dtype=torch.float64, device=self.device)
-        for t in range(horizon):
-            m = a_mat[t] @ m
-            m[:, t * d:(t + 1) * d] += b_mat[t]
-            m[:, n] += defect[t]
-            sens[t] = m
+        steps = torch.arange(horizon, device=self.device)
+        drive = torch.zeros(horizon, s_dim, horizon, d, dtype=torch.float64, device=self.device)
+        drive[steps, :, steps] = b_mat  # B_t in the columns of u_t
+        drive = torch.cat([drive.reshape(horizon, s_dim, n), defect[:, :, None]], 2)
+        m = drive[0]
+        sens = [m]
+        for t in range(1, horizon):
+            m = torch.addmm(drive[t], a_mat[t], m)
+            sens.append(m)
+        sens = torch.stack(sens)  # (H, S, n + 1)
         # residual Jacobians: perturb one state / action component at every step at once
         nominal_states = nominal.to(self.dtype).reshape(1, horizon, *shape)
         h_x = self.fd_step * (1.0 + nominal.abs().amax(0)).to(self.dtype)  # (S,)
@@ -184,11 +187,10 @@ class GaussNewtonPlanner(Planner):
         r_u = ((res[1:1 + d] - r) / h_u.double()[:, None, None]).permute(1, 2, 0)  # (H, m, d)
         r_x = ((res[1 + d:] - r) / h_x.double()[:, None, None]).permute(1, 2, 0)  # (H, m, S)
         jac = r_x @ sens  # (H, m, n + 1)
-        for t in range(horizon):  # one batched add would need a scatter; H adds are cheap
-            jac[t, :, t * d:(t + 1) * d] += r_u[t]
-        jac = jac.reshape(-1, n + 1)
-        r0 = r.reshape(-1) + jac[:, n]
-        jac = jac[:, :n]
+        r0 = r.reshape(-1) + jac[:, :, n].reshape(-1)
+        jac = jac[:, :, :n].reshape(horizon, -1, horizon, d)
+        jac[steps, :, steps] += r_u  # the direct effect of u_t on the residuals of step t
+        jac = jac.reshape(r0.shape[0], n)
 
         # 3. min |r0 + J du|^2 + lam |du|^2 inside the bounds
         hess = jac.T @ jac

@@ -93,3 +93,13 @@ def code_version() -> str:
         return "pig_control " + version("pig_control")
     except PackageNotFoundError:
         return "unknown"
+
+
+def export_model(source: str | os.PathLike, destination: str | os.PathLike) -> dict:
+    """Write a shippable copy of a training checkpoint: the model and its provenance, without
+    the optimiser and sampling state (so it cannot be resumed, and is a fraction of the size)."""
+    payload = load_checkpoint(source)
+    kept = {key: value for key, value in payload.items()
+            if key not in ("optimizer", "rng", "identification", "identification_rng", "format")}
+    save_checkpoint(destination, kept)
+    return kept

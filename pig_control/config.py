@@ -108,6 +108,8 @@ class TrainingConfig:
             against the encoder's positions of the same future frames; 0 in the paper).
         segmentation_weight: weight of the encoder's segmentation loss (centroid localizer only;
             see pig_control/model/encoder.py).
+        balance_weight: weight, inside the segmentation loss, of the prior that every object
+            owns an equal share of each frame's foreground.
         clip: element-wise gradient clip (the paper: 1.0; 0 = off).
         log_every: steps between CSV rows.
         checkpoint_every: steps between checkpoints.
@@ -130,6 +132,7 @@ class TrainingConfig:
     alpha: float = 3.0
     latent_weight: float = 1.0
     segmentation_weight: float = 1.0
+    balance_weight: float = 10.0
     clip: float = 1.0
     log_every: int = 25
     checkpoint_every: int = 250

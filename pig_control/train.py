@@ -161,16 +161,19 @@ class Trainer:
         idx = torch.randint(n, (t.autoencoder_frames,), generator=self.generator)
         step = torch.randint(total, (t.autoencoder_frames,), generator=self.generator)
         frames = self.frames[idx, step].to(self.device).float() / 255.0
-        positions, segmentation = self.model.encoder.segment(frames)
+        positions, segmentation, shares = self.model.encoder.segment(frames)
         recons_loss = frame_sse(self.model.decoder(positions), frames).mean()
         losses = {"loss": recons_loss, "recons": recons_loss}
-        return self._add_segmentation(losses, frames, segmentation)
+        return self._add_segmentation(losses, frames, segmentation, shares)
 
-    def _add_segmentation(self, losses: dict, frames, segmentation) -> dict:
-        weight = self.config.training.segmentation_weight
-        if weight and self.config.model.localizer == "centroid":
-            seg = frame_sse(segmentation, frames).mean()
-            losses["loss"] = losses["loss"] + weight * seg
+    def _add_segmentation(self, losses: dict, frames, segmentation, shares) -> dict:
+        """The encoder's segmentation loss, plus a prior that every object owns an equal share
+        of the foreground (keeps an object from owning nothing while another owns two)."""
+        t = self.config.training
+        if t.segmentation_weight and self.config.model.localizer == "centroid":
+            balance = ((shares - 1.0 / shares.shape[-1]) ** 2).sum(-1).mean()
+            seg = frame_sse(segmentation, frames).mean() + t.balance_weight * balance
+            losses["loss"] = losses["loss"] + t.segmentation_weight * seg
             losses["segmentation"] = seg
         return losses
 
@@ -236,7 +239,8 @@ class Trainer:
         losses = {"loss": loss, "pred": pred_loss, "recons": recons_loss, "latent": latent}
         if t.segmentation_weight and self.config.model.localizer == "centroid":
             some = frames[:, :: max(1, frames.shape[1] // 2)].flatten(0, 1)  # a few frames
-            losses = self._add_segmentation(losses, some, self.model.encoder.segment(some)[1])
+            _, segmentation, shares = self.model.encoder.segment(some)
+            losses = self._add_segmentation(losses, some, segmentation, shares)
         return losses
 
     # ---- one step -----------------------------------------------------------------------

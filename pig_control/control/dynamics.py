@@ -99,17 +99,18 @@ def _lean_frame(state: Tensor, accel: Tensor, substeps: int, h: float, two_kl: f
     hpush = (accel * h).t().contiguous()
     p, v = p0, v0
     for attempt in range(2):
-        # attempt 0: no walls, track the range; attempt 1 (only if a coordinate left the box):
-        # the cell's per-substep reflection
+        # attempt 0: no walls, remember the substep positions; attempt 1 (only if a coordinate
+        # left the box): the cell's per-substep reflection
         reflect = attempt == 1
         p, v = p0, v0
-        lo, hi = p0, p0
+        seen: list[Tensor] = []
         for _ in range(substeps):
             if spring:
                 d = p - p.roll(2, 0)  # rows: d = p0 - p1, then -d
-                inv = torch.hypot(d[0], d[1]).clamp_min(1e-6).reciprocal()
+                # |d| from all four rows (d and -d): sqrt(2) |d|, folded into the constant
+                inv = torch.linalg.vector_norm(d, dim=0).clamp_min(1e-6).reciprocal()
                 # a = d (2 k l / |d| - k): the cell's force on ball 0, its opposite on ball 1
-                v = torch.addcmul(v, d, inv, value=h * two_kl)
+                v = torch.addcmul(v, d, inv, value=h * two_kl * 1.4142135623730951)
                 v = torch.add(v, d, alpha=-h * k)
             v = v + hpush
             p = torch.add(p, v, alpha=h)
@@ -118,11 +119,11 @@ def _lean_frame(state: Tensor, accel: Tensor, substeps: int, h: float, two_kl: f
                 p = high - (high - low - (p - low).abs()).abs()
                 v = torch.where(out, -v, v)
             elif walls:
-                lo = torch.minimum(lo, p)
-                hi = torch.maximum(hi, p)
+                seen.append(p)
         if reflect or not walls:
             break
-        if float(lo.min()) >= low and float(hi.max()) <= high:
+        lo, hi = torch.aminmax(torch.stack(seen))
+        if float(lo) >= low and float(hi) <= high:
             break
     return torch.cat([p.t().reshape(batch, n, 2), v.t().reshape(batch, n, 2)], -1)
 

@@ -123,11 +123,13 @@ class Encoder(nn.Module):
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         return self._positions(frames, self.masks(frames))
 
-    def segment(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Positions (B, n, 2) and the segmentation's rendering of the frames (B, 3, H, W):
-        background where there is no foreground, the objects' learned colours where there is."""
+    def segment(self, frames: torch.Tensor):
+        """Positions (B, n, 2); the segmentation's rendering of the frames (B, 3, H, W):
+        background where there is no foreground, the objects' learned colours where there is;
+        and each object's share of the frame's foreground (B, n), which sums to 1."""
         masks = self.masks(frames)
         colours = torch.sigmoid(self.colour_logits)[None, :, :, None, None]
         objects = (masks[:, : self.n_objects].unsqueeze(2) * colours).sum(1)
         rendering = objects + masks[:, -1:] * self.background
-        return self._positions(frames, masks), rendering
+        mass = masks[:, : self.n_objects].sum((-2, -1)) + 1e-6
+        return self._positions(frames, masks), rendering, mass / mass.sum(-1, keepdim=True)
