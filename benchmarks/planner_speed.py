@@ -30,7 +30,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pig_control.control.agent import DEFAULTS, PLANNER_DEFAULTS, OracleAgent  # noqa: E402
+from pig_control.control.agent import (  # noqa: E402
+    DEFAULT_PLANNER,
+    DEFAULTS,
+    PLANNER_DEFAULTS,
+    OracleAgent,
+)
 from pig_control.mpc import make_env  # noqa: E402
 
 PLANET = {"population": 1000, "elites": 100, "iterations": 10, "alpha": 0.0}
@@ -69,7 +74,7 @@ def main() -> None:
     env = make_env("spring", {})
     steps = env.unwrapped.max_episode_steps
     start = time.perf_counter()
-    default = OracleAgent(env.unwrapped, planner="icem")
+    default = OracleAgent(env.unwrapped, planner=DEFAULT_PLANNER)
     planet = NoWarmStart(env.unwrapped, planner="cem", horizon=20, planner_options=PLANET)
     results = {}
     for label, agent in (("default", default), ("planet_cem", planet)):
@@ -82,8 +87,9 @@ def main() -> None:
     report = {
         "task": "spring, oracle dynamics, ball 0 pushed, goal at rest",
         "episodes": args.episodes, "steps_per_episode": steps, "seed": args.seed,
-        "default": {"planner": "icem", "horizon": DEFAULTS["spring"]["horizon"],
-                    "options": PLANNER_DEFAULTS["icem"], **results["default"]},
+        "default": {"planner": DEFAULT_PLANNER, "horizon": DEFAULTS["spring"]["horizon"],
+                    "options": PLANNER_DEFAULTS[DEFAULT_PLANNER],
+                    "cost": DEFAULTS["spring"]["cost"], **results["default"]},
         "planet_cem": {"planner": "cem", "horizon": 20, "options": PLANET, "warm_start": False,
                        **results["planet_cem"]},
         "speed_ratio": ratio,

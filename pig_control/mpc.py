@@ -159,6 +159,7 @@ def summarize(results: list[dict]) -> dict:
 
 def build_parser():
     from agents import PLANNERS
+    from pig_control.control.agent import DEFAULT_PLANNER
 
     parser = make_parser("pig_control.mpc", "Model-predictive control from pixels with a PIG "
                          "world model (or the true simulator: --model oracle).")
@@ -167,7 +168,9 @@ def build_parser():
     parser.add_argument("--model", default="pretrained",
                         help="pretrained (pig_control/pretrained/ENV_control.pt), oracle (the "
                         "true simulator from the true state) or a checkpoint path")
-    parser.add_argument("--planner", default="icem", help=f"one of {', '.join(PLANNERS)}")
+    parser.add_argument("--planner", default=DEFAULT_PLANNER,
+                        help=f"one of {', '.join(PLANNERS)} (default {DEFAULT_PLANNER}: "
+                        "Gauss-Newton with a few samples, agents/gn.py)")
     parser.add_argument("--episodes", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0, help="episode i resets with seed S + i")
     parser.add_argument("--horizon", type=int, default=None,

@@ -31,6 +31,7 @@ TINY = {
     "mppi": ["population=8", "iterations=1"],
     "grad": ["restarts=1", "iterations=1"],
     "cmaes": ["population=4", "iterations=1"],
+    "gn": ["iterations=1", "samples=2"],
 }
 KEYS = {"success_rate", "mean_final_distance", "mean_return", "ms_per_step", "env_frames",
         "env", "planner", "model", "episodes"}

@@ -44,11 +44,13 @@ CONVERGE = {
     "grad": dict(restarts=2, iterations=60, lr=0.1),
     "cmaes": dict(population=32, iterations=30),
     "mppi": dict(population=300, iterations=10, temperature=0.02, noise_std=0.1),
+    "gn": dict(iterations=5),
 }
-COST_TOL = {"cem": 0.05, "icem": 0.05, "grad": 0.01, "cmaes": 0.05, "mppi": 0.05}
+COST_TOL = {"cem": 0.05, "icem": 0.05, "grad": 0.01, "cmaes": 0.05, "mppi": 0.05, "gn": 1e-4}
 # iCEM executes its best sample, drawn from smooth (beta = 2) noise that resolves single
 # steps poorly: its first action is the least precise although its cost is within 1 %.
-FIRST_ACTION_TOL = {"cem": 0.05, "icem": 0.15, "grad": 0.01, "cmaes": 0.05, "mppi": 0.05}
+FIRST_ACTION_TOL = {"cem": 0.05, "icem": 0.15, "grad": 0.01, "cmaes": 0.05, "mppi": 0.05,
+                    "gn": 1e-3}
 
 
 def dynamics(state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
@@ -58,6 +60,15 @@ def dynamics(state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
 def cost(states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
     q = torch.einsum("bhi,ij,bhj->b", states, Q.to(states), states)
     return q + torch.einsum("bhi,ij,bhj->b", actions, R.to(actions), actions)
+
+
+def residuals(states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """Per-step residuals (B, H, 6) whose squares sum to :func:`cost` (Gauss-Newton)."""
+    return torch.cat([states @ torch.linalg.cholesky(Q).to(states),
+                      actions @ torch.linalg.cholesky(R).to(actions)], -1)
+
+
+cost.residuals = residuals  # a least-squares cost: the Gauss-Newton planner needs the residuals
 
 
 def true_cost(state: torch.Tensor, actions: torch.Tensor) -> float:
@@ -154,9 +165,9 @@ def test_shift_moves_plan_forward(name):
     assert torch.equal(planner.warm_start(), torch.zeros(H, 2))
 
 
-@pytest.mark.parametrize("name", ["icem", "grad"])
+@pytest.mark.parametrize("name", ["icem", "grad", "gn"])
 def test_warm_start_never_worse_than_shifted_plan(name):
-    """iCEM and grad evaluate the shifted previous plan, so even one iteration keeps it."""
+    """iCEM, grad and gn evaluate the shifted previous plan, so even one iteration keeps it."""
     planner = make(name, seed=0, iterations=1)
     for _ in range(3):
         planner.plan(S0)
@@ -189,7 +200,8 @@ def test_deterministic_under_seed(name):
     b = make(name, seed=3).plan(S0)
     c = make(name, seed=4).plan(S0)
     assert torch.equal(a, b)
-    if name != "grad":  # grad may converge to the same optimum from any seed
+    if name not in ("grad", "gn"):  # grad may converge to the same optimum from any seed; gn
+        # draws nothing at random unless given samples
         assert not torch.equal(a, c)
     planner = make(name, seed=3)
     planner.plan(S0)
@@ -223,6 +235,8 @@ def test_candidates_evaluated_in_one_batch_per_iteration(name):
     def counting_cost(states, actions):
         batches.append(actions.shape[0])
         return cost(states, actions)
+
+    counting_cost.residuals = residuals
 
     planner = make_planner(name, dynamics, counting_cost, 2, H, seed=0, iterations=2)
     planner.plan(S0)
@@ -287,6 +301,33 @@ def test_grad_planner_leaves_model_parameters_alone():
         plan = planner.plan(S0)
     assert gain.grad is None
     assert true_cost(S0, plan) < true_cost(S0, torch.zeros(H, 2))
+
+
+# --------------------------------------------------------------------------- Gauss-Newton planner
+
+
+def test_gn_solves_lq_in_one_iteration_and_samples_are_seeded():
+    """Linear dynamics and a quadratic cost: one Gauss-Newton step is the exact optimum."""
+    plan = make("gn", iterations=1, damping=0.0).plan(S0)
+    assert (plan.double() - optimal_actions(S0)).abs().max() < 1e-3
+    a = make("gn", samples=8, seed=1).plan(S0)
+    assert torch.equal(a, make("gn", samples=8, seed=1).plan(S0))
+    assert true_cost(S0, a) <= 1.0001 * true_cost(S0, optimal_actions(S0))
+
+
+def test_gn_follows_a_changed_start_state():
+    """The warm start predicted another start state: the defect term still gives the optimum."""
+    planner = make("gn", iterations=1, damping=0.0)
+    planner.plan(S0)
+    planner.shift()
+    other = torch.tensor([-0.3, 0.5, 0.2, 0.0])
+    plan = planner.plan(other)
+    assert (plan.double() - optimal_actions(other)).abs().max() < 1e-3
+
+
+def test_gn_needs_a_least_squares_cost():
+    with pytest.raises(TypeError, match="residuals"):
+        make_planner("gn", dynamics, lambda s, a: s.square().sum((1, 2)), 2, H)
 
 
 # --------------------------------------------------------------------------- rollout, noise
