@@ -95,6 +95,9 @@ class TrainingConfig:
         identify_sequences: training sequences whose encoded trajectories the physical
             parameters are fitted to in phase 2 (pig_control/identify.py).
         identify_frames: frames per fitted trajectory chunk.
+        encode_sequences: training sequences encoded for phase 2; the velocity estimator
+            learns from windows of all of them, the trajectory fit uses the first
+            ``identify_sequences``.
         optimizer: ``adam`` or ``rmsprop`` (the paper).
         lr: learning rate of the networks.
         appearance_lr: learning rate of the decoder's templates, contents and background and
@@ -123,6 +126,7 @@ class TrainingConfig:
     autoencoder_frames: int = 64
     identify_sequences: int = 1000
     identify_frames: int = 20
+    encode_sequences: int = 2000
     optimizer: str = "adam"
     lr: float = 1e-3
     appearance_lr: float | None = 1e-2
@@ -295,6 +299,9 @@ def validate(config: Config) -> None:
                              " each actuated object takes two action components")
     if any(not 0 <= i < m.n_objects for i in m.actuated_objects):
         raise UserInputError("config key 'model.actuated_objects' names an object that does not exist")
+    if t.identify_sequences > t.encode_sequences:
+        raise UserInputError("config key 'training.identify_sequences' must not exceed "
+                             "'training.encode_sequences'")
     if min(t.autoencoder_steps, t.dynamics_steps) < 0 or t.autoencoder_steps + t.dynamics_steps > t.steps:
         raise UserInputError("config keys 'training.autoencoder_steps' + 'training.dynamics_steps'"
                              " must be non-negative and at most 'training.steps'")

@@ -191,11 +191,13 @@ class Trainer:
         and the velocity estimator's windows on it (phase 2)."""
         t = self.config.training
         self._fit_rng = self.generator.get_state()
-        chosen = torch.randperm(len(self.frames), generator=self.generator)[: t.identify_sequences]
+        chosen = torch.randperm(len(self.frames), generator=self.generator)[: t.encode_sequences]
         self._chosen = chosen
         self._encoded = self._encode(self.frames[chosen])
-        actions = None if self.actions is None else self.actions[chosen].to(self.device)
-        chunks, chunk_actions = chunk_sequences(self._encoded, actions, t.identify_frames)
+        fitted = chosen[: t.identify_sequences]
+        actions = None if self.actions is None else self.actions[fitted].to(self.device)
+        chunks, chunk_actions = chunk_sequences(self._encoded[: len(fitted)], actions,
+                                                t.identify_frames)
         self._fit = TrajectoryFit(chunks, chunk_actions, self.config.model.dt)
 
     def _dynamics_loss(self) -> dict:

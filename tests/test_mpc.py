@@ -118,6 +118,25 @@ def test_costs_are_zero_at_rest_on_the_goal_and_grow_away():
     assert c[0] < 1e-6 and c[1] == pytest.approx(4 * math.pi**2, rel=1e-4)
 
 
+def test_cost_residuals_square_to_the_cost():
+    """The Gauss-Newton planner relies on cost == sum of squared residuals, step by step."""
+    gen = torch.Generator().manual_seed(0)
+    states = torch.rand(3, 5, 2, 4, generator=gen) * 20
+    actions = torch.rand(3, 5, 2, generator=gen) * 2 - 1
+    ball = BallGoalCost(torch.tensor([[10.0, 10.0], [20.0, 12.0]]), velocity_weight=2.0,
+                        terminal_weight=30.0, action_weight=1e-2)
+    res = ball.residuals(states, actions)
+    assert res.shape == (3, 5, 10)
+    assert torch.allclose(res.square().sum((1, 2)), ball(states, actions), rtol=1e-5)
+    scene = envs.make_scene("pendulum")
+    up = torch.as_tensor(latent_state(scene, np.zeros(2)), dtype=torch.float32)
+    pend = PendulumCost(up[:, :2], scene.pivot[0], terminal_weight=5.0)
+    bob = torch.as_tensor(latent_state(scene, np.random.default_rng(0).normal(size=(3, 5, 2))),
+                          dtype=torch.float32)
+    res = pend.residuals(bob, actions[..., :1])
+    assert torch.allclose(res.square().sum((1, 2)), pend(bob, actions[..., :1]), rtol=1e-5)
+
+
 # --- the command line through the oracle ------------------------------------------------------
 @pytest.mark.parametrize("planner", list(TINY))
 def test_oracle_every_planner_and_json_keys(capsys, tmp_path, planner):

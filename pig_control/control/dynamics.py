@@ -107,10 +107,9 @@ def _lean_frame(state: Tensor, accel: Tensor, substeps: int, h: float, two_kl: f
         for _ in range(substeps):
             if spring:
                 d = p - p.roll(2, 0)  # rows: d = p0 - p1, then -d
-                # |d| from all four rows (d and -d): sqrt(2) |d|, folded into the constant
-                inv = torch.linalg.vector_norm(d, dim=0).clamp_min(1e-6).reciprocal()
+                inv = torch.hypot(d[0], d[1]).clamp_min(1e-6).reciprocal()
                 # a = d (2 k l / |d| - k): the cell's force on ball 0, its opposite on ball 1
-                v = torch.addcmul(v, d, inv, value=h * two_kl * 1.4142135623730951)
+                v = torch.addcmul(v, d, inv, value=h * two_kl)
                 v = torch.add(v, d, alpha=-h * k)
             v = v + hpush
             p = torch.add(p, v, alpha=h)
