@@ -215,12 +215,13 @@ class Trainer:
         _, actions, idx, steps = self._window(self.config.training.batch_size, self._chosen)
         positions = self._encoded[idx[:, None], steps]
         future_actions = None if actions is None else actions[:, d.input_steps - 1:]
+        past_actions = None if actions is None else actions[:, : d.input_steps - 1]
         frozen = self.model.physics_parameters()
         for p in frozen:
             p.requires_grad_(False)
         try:
             predicted = self.model.rollout(positions[:, : d.input_steps], d.pred_steps,
-                                           future_actions)
+                                           future_actions, past_actions)
         finally:
             for p in frozen:
                 p.requires_grad_(True)

@@ -103,6 +103,9 @@ class Agent:
     def observe_reset(self, observation: np.ndarray) -> None:
         """Start of an episode (frame history etc.)."""
 
+    def record_action(self, action: Tensor) -> None:
+        """The action about to be applied (a model agent keeps the last few)."""
+
     # ------------------------------------------------------------------ episode loop
     def reset(self, observation: np.ndarray, info: dict, goal_from: str, episode_seed: int):
         """Start an episode: goal (from the goal image or coordinates) and a fresh planner."""
@@ -132,6 +135,7 @@ class Agent:
             state = self.estimate(observation, info)
         self.last_state = state
         action = self.controller.act(state)
+        self.record_action(action)
         ms = (time.perf_counter() - start) * 1000.0
         return action.detach().cpu().numpy().astype(np.float32), ms
 
@@ -205,6 +209,7 @@ class ModelAgent(Agent):
         device = kwargs.get("device", "cpu")
         self.model = model.to(device).eval()
         self.history: deque[Tensor] = deque(maxlen=model.input_steps)
+        self.past_actions: deque[Tensor] = deque(maxlen=model.input_steps - 1)  # between frames
         super().__init__(scene, CellDynamics(model.cell, device=device), **kwargs)
 
     def _encode(self, observation: np.ndarray) -> Tensor:
@@ -218,7 +223,13 @@ class ModelAgent(Agent):
             first = self._encode(observation)
         for _ in range(self.history.maxlen):
             self.history.append(first)
+        self.past_actions.clear()
+        for _ in range(self.past_actions.maxlen):
+            self.past_actions.append(torch.zeros(self.scene.action_dim, device=self.device))
         self._fresh = True
+
+    def record_action(self, action):
+        self.past_actions.append(action.detach().to(self.device).float())
 
     def estimate(self, observation, info):
         if self._fresh:  # the reset frame was encoded by observe_reset
@@ -226,7 +237,10 @@ class ModelAgent(Agent):
         else:
             self.history.append(self._encode(observation))
         positions = torch.stack(list(self.history)).unsqueeze(0)  # (1, L, n, 2)
-        pos, vel = self.model.dynamics.initial(positions)
+        actions = None
+        if getattr(self.model.config, "action_dim", 0):
+            actions = torch.stack(list(self.past_actions)).unsqueeze(0)  # (1, L - 1, d)
+        pos, vel = self.model.dynamics.initial(positions, actions)
         return torch.cat([pos[0], vel[0]], -1)
 
     def goal_from_image(self, image):

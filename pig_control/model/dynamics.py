@@ -31,11 +31,10 @@ class PhysicsDynamics(nn.Module):
         self.cell = cell
         self.velocity = VelocityEstimator(input_steps, cell.n_objects, cell.dt, hidden)
 
-    def initial(self, positions: torch.Tensor) -> State:
-        """Positions (B, L, n, 2) of the input frames -> (positions, velocities) at the last."""
-        has_forces = type(self.cell).acceleration is not PhysicsCell.acceleration
-        return positions[:, -1], self.velocity(positions,
-                                               self.cell.acceleration if has_forces else None)
+    def initial(self, positions: torch.Tensor, actions: torch.Tensor | None = None) -> State:
+        """Positions (B, L, n, 2) of the input frames (and the actions (B, L - 1, d) applied
+        between them, if known) -> (positions, velocities) at the last input frame."""
+        return self.velocity(positions, self.cell, actions)
 
     def step(self, state: State, action: torch.Tensor | None = None) -> State:
         return self.cell(state[0], state[1], action)
@@ -66,7 +65,7 @@ class RecurrentDynamics(nn.Module):
             x = torch.cat([x, action if action is not None else x.new_zeros(x.shape[0], self.action_dim)], 1)
         return self.gru(x, hidden)
 
-    def initial(self, positions: torch.Tensor) -> State:
+    def initial(self, positions: torch.Tensor, actions: torch.Tensor | None = None) -> State:
         b = positions.shape[0]
         hidden = positions.new_zeros(b, self.gru.hidden_size)
         for t in range(positions.shape[1]):

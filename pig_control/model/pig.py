@@ -86,12 +86,14 @@ class PIGModel(nn.Module):
         return (self.config.image_size, self.config.image_size)
 
     def rollout(self, input_positions: torch.Tensor, steps: int,
-                actions: torch.Tensor | None = None) -> torch.Tensor:
+                actions: torch.Tensor | None = None,
+                input_actions: torch.Tensor | None = None) -> torch.Tensor:
         """Predict ``steps`` frames of positions (B, steps, n, 2) after the input frames.
 
-        ``actions`` (B, steps, d), when given, is the action applied during each predicted frame.
+        ``actions`` (B, steps, d), when given, is the action applied during each predicted frame;
+        ``input_actions`` (B, L - 1, d) those applied between the input frames.
         """
-        state = self.dynamics.initial(input_positions)
+        state = self.dynamics.initial(input_positions, input_actions)
         predicted = []
         for t in range(steps):
             state = self.dynamics.step(state, None if actions is None else actions[:, t])
@@ -107,8 +109,12 @@ class PIGModel(nn.Module):
         """
         length = self.input_steps + pred_steps
         encoded = self.encode(frames[:, :length])
-        future_actions = None if actions is None else actions[:, self.input_steps - 1:length - 1]
-        predicted = self.rollout(encoded[:, : self.input_steps], pred_steps, future_actions)
+        future_actions = past_actions = None
+        if actions is not None:
+            past_actions = actions[:, : self.input_steps - 1]
+            future_actions = actions[:, self.input_steps - 1:length - 1]
+        predicted = self.rollout(encoded[:, : self.input_steps], pred_steps, future_actions,
+                                 past_actions)
         return {
             "encoded": encoded,
             "recons": self.decode(encoded),
