@@ -22,7 +22,10 @@ import torch.nn.functional as F
 from torch import nn
 
 
-#: Colour distance (RGB in [0, 1]) at which a pixel counts as about 63 % foreground.
+#: Colour distance (RGB in [0, 1]) below which a pixel is background: small deviations (a
+#: decoder's imperfect background, compression noise) must not pull every centroid inwards.
+FOREGROUND_THRESHOLD = 0.05
+#: Colour distance beyond the threshold at which a pixel counts as about 63 % foreground.
 FOREGROUND_SCALE = 0.1
 
 
@@ -95,7 +98,8 @@ class Encoder(nn.Module):
     def foreground(self, frames: torch.Tensor) -> torch.Tensor:
         """How much each pixel differs from the background, in [0, 1): (B, 1, H, W)."""
         distance2 = ((frames - self.background) ** 2).sum(1, keepdim=True)
-        return 1.0 - torch.exp(-distance2 / FOREGROUND_SCALE**2)
+        excess = torch.relu(distance2 - FOREGROUND_THRESHOLD**2)
+        return 1.0 - torch.exp(-excess / FOREGROUND_SCALE**2)
 
     def masks(self, frames: torch.Tensor) -> torch.Tensor:
         """Soft segmentation (B, n_objects + 1, H, W); the last channel is the background."""
