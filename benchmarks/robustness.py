@@ -3,7 +3,8 @@ report, for every seed, whether the objects were found (reconstruction < 1.5) an
 parameters are within 5 % of the truth, and the prediction error against the authors' threshold.
 
     python benchmarks/robustness.py [--scenes spring,gravity,bouncing,mnist_spring]
-        [--seeds 0,1,2,3,4] [--workers N] [--device cpu|cuda] [--out benchmarks/results/robustness.json]
+        [--seeds 0,1,2,3,4] [--workers N] [--device cpu|cuda]
+        [--out benchmarks/results/robustness.json]
 
 Each run is ``python -m pig_control.train --config SCENE --seed S`` on the scene's default
 dataset (generated once into data/SCENE.npz), then ``python -m pig_control.evaluate`` on its test

@@ -1,6 +1,7 @@
 """Training speed on this machine: our recipe against the paper's, same code, same data, one run.
 
-    python benchmarks/training_speed.py [--paper-seconds 180] [--out benchmarks/results/training_speed.json]
+    python benchmarks/training_speed.py [--paper-seconds 180]
+        [--out benchmarks/results/training_speed.json]
 
 1. Ours (configs/spring.yaml): trains to the end; the time to 5 % is the training wall-clock
    (metrics.csv) at the first logged step from which k and l stay within 5 % of the truth.
@@ -89,7 +90,8 @@ def main() -> int:
         "ours": {"seconds_to_5pct": reached, "train_seconds": float(ours[-1]["wall_s"]),
                  "process_seconds": round(ours_wall, 1), "steps": int(ours[-1]["step"]),
                  "k": float(ours[-1]["k"]), "l": float(ours[-1]["l"])},
-        "paper_recipe": {"budget_seconds": args.paper_seconds, "steps_done": int(last.get("step", 0)),
+        "paper_recipe": {"budget_seconds": args.paper_seconds,
+                         "steps_done": int(last.get("step", 0)),
                          "seconds_per_step": seconds_per_step,
                          "projected_seconds_for_all_steps": projected, "steps_total": steps_total,
                          "k_at_budget": float(last.get("k", "nan")),

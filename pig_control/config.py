@@ -208,7 +208,8 @@ def _build(cls, raw: dict, prefix: str = ""):
     for key, value in raw.items():
         where = f"{prefix}{key}"
         if key not in names:
-            raise UserInputError(f"unknown config key '{where}' (known: {', '.join(sorted(names))})")
+            known = ", ".join(sorted(names))
+            raise UserInputError(f"unknown config key '{where}' (known: {known})")
         annotation = hints[key]
         if dataclasses.is_dataclass(annotation):
             kwargs[key] = _build(annotation, value, f"{where}.")
@@ -286,22 +287,26 @@ def validate(config: Config) -> None:
         "model.n_objects": m.n_objects, "model.image_size": m.image_size,
         "model.substeps": m.substeps, "model.template_size": m.template_size,
         "training.steps": t.steps, "training.batch_size": t.batch_size,
-        "training.log_every": t.log_every, "training.autoencoder_frames": t.autoencoder_frames, "training.checkpoint_every": t.checkpoint_every,
+        "training.log_every": t.log_every, "training.autoencoder_frames": t.autoencoder_frames,
+        "training.checkpoint_every": t.checkpoint_every,
         "model.dt": m.dt, "training.lr": t.lr, "training.lr_decay": t.lr_decay,
     }
     for key, value in positive.items():
         if not value > 0:
             raise UserInputError(f"config key '{key}' must be positive, got {value!r}")
     if d.input_steps < 2:
-        raise UserInputError("config key 'data.input_steps' must be at least 2 (velocity needs two)")
+        raise UserInputError("config key 'data.input_steps' must be at least 2 "
+                             "(a velocity needs two frames)")
     if m.physics != "pendulum" and len(m.actuated_objects) * 2 != m.action_dim:
         raise UserInputError("config keys 'model.action_dim' and 'model.actuated_objects' disagree:"
                              " each actuated object takes two action components")
     if any(not 0 <= i < m.n_objects for i in m.actuated_objects):
-        raise UserInputError("config key 'model.actuated_objects' names an object that does not exist")
+        raise UserInputError("config key 'model.actuated_objects' names an object that "
+                             "does not exist")
     if t.identify_sequences > t.encode_sequences:
         raise UserInputError("config key 'training.identify_sequences' must not exceed "
                              "'training.encode_sequences'")
-    if min(t.autoencoder_steps, t.dynamics_steps) < 0 or t.autoencoder_steps + t.dynamics_steps > t.steps:
+    phases = t.autoencoder_steps + t.dynamics_steps
+    if min(t.autoencoder_steps, t.dynamics_steps) < 0 or phases > t.steps:
         raise UserInputError("config keys 'training.autoencoder_steps' + 'training.dynamics_steps'"
                              " must be non-negative and at most 'training.steps'")

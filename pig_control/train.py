@@ -88,7 +88,8 @@ class Trainer:
         metadata: provenance recorded in every checkpoint (command, data path, ...).
     """
 
-    def __init__(self, config: Config, data: dict, out_dir: str | Path, metadata: dict | None = None):
+    def __init__(self, config: Config, data: dict, out_dir: str | Path,
+                 metadata: dict | None = None):
         self.config, self.out_dir = config, Path(out_dir)
         self.device = torch.device(config.device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
@@ -151,7 +152,8 @@ class Trainer:
             frames = self.frames[rows[:, None], steps].to(self.device).float() / 255.0
         actions = None
         if self.actions is not None:
-            actions = self.actions[rows[:, None], steps[:, :-1].clamp_max(self.actions.shape[1] - 1)]
+            between = steps[:, :-1].clamp_max(self.actions.shape[1] - 1)
+            actions = self.actions[rows[:, None], between]
             actions = actions.to(self.device)
         return frames, actions, idx, steps
 
@@ -263,8 +265,8 @@ class Trainer:
                   "joint": self._joint_loss}[phase]()
         if not torch.isfinite(losses["loss"]):
             raise TrainingDiverged(
-                f"the loss became {losses['loss'].item()} at step {self.step}; training stopped and "
-                f"the last good checkpoint in '{self.out_dir}' was kept")
+                f"the loss became {losses['loss'].item()} at step {self.step}; training stopped "
+                f"and the last good checkpoint in '{self.out_dir}' was kept")
         self.optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
         clip = self.config.training.clip
@@ -330,7 +332,8 @@ class Trainer:
             raise UserInputError("this checkpoint holds no optimiser state (a shipped model?): "
                                  "it cannot be resumed")
         self.optimizer.load_state_dict(payload["optimizer"])
-        for group, (_, rate) in zip(self.optimizer.param_groups, self._parameter_groups()):
+        groups = zip(self.optimizer.param_groups, self._parameter_groups(), strict=True)
+        for group, (_, rate) in groups:
             group["base_lr"] = rate  # learning-rate overrides apply on resume too
         self.generator.set_state(payload["rng"])
         self.step = int(payload["step"])
@@ -381,8 +384,8 @@ class MetricsLog:
     def __init__(self, out_dir: Path, step: int, params: dict):
         out_dir.mkdir(parents=True, exist_ok=True)
         self.path = out_dir / "metrics.csv"
-        self.fields = ["step", "wall_s", "phase", "loss", "recons", "pred", "latent", "trajectory", "segmentation",
-                       "valid_pred", "valid_recons", *params]
+        self.fields = ["step", "wall_s", "phase", "loss", "recons", "pred", "latent", "trajectory",
+                       "segmentation", "valid_pred", "valid_recons", *params]
         kept = []
         if self.path.exists() and step > 0:
             with self.path.open() as handle:
@@ -412,7 +415,8 @@ class MetricsLog:
             self.tensorboard.close()
 
 
-def median_frame(frames: torch.Tensor, generator: torch.Generator, count: int = 2000) -> torch.Tensor:
+def median_frame(frames: torch.Tensor, generator: torch.Generator,
+                 count: int = 2000) -> torch.Tensor:
     """The per-pixel median (3, H, W) in [0, 1] of up to ``count`` random frames: the static
     background of the scene, learned from the data (objects move, so the median is background)."""
     flat = frames.flatten(0, 1)
@@ -454,8 +458,8 @@ def build_parser():
     parser.add_argument("--steps", type=int, help="stop after this many more steps (the schedule "
                         "still follows training.steps)")
     parser.add_argument("--threads", type=int, default=1,
-                        help="CPU threads for torch (default 1: small convolutions gain little from "
-                             "more, and a second thread slows badly when the machine is shared)")
+                        help="CPU threads for torch (default 1: small convolutions gain little "
+                             "from more, and a second thread slows badly on a shared machine)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="config overrides, e.g. training.lr=3e-4")

@@ -39,7 +39,8 @@ class CellDynamics:
     contiguous memory: for the spring, ``D = P - roll(P)`` holds ``d = p0 - p1`` and ``-d``,
     ``a = D (2 k l / |d| - k) + push``, ``V += h a``, ``P += h V``: about ten operations per
     substep instead of about thirty. Walls: the substeps run without them and the positions of
-    every substep are checked at once afterwards (one stack, one min/max); only a frame in which some coordinate left
+    every substep are checked at once afterwards (one stack, one min/max); only a frame in which
+    some coordinate left
     ``[margin, size - margin]`` is recomputed with the cell's per-substep reflection. Exactly
     the cell's arithmetic, in another order (agreement to float rounding is tested).
 

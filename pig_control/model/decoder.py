@@ -56,13 +56,15 @@ class Decoder(nn.Module):
         return theta
 
     def layers(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-layer masks (B, n + 1, 1, H, W) and contents (B, n + 1, 3, H, W); last = background."""
+        """Per-layer masks (B, n + 1, 1, H, W) and contents (B, n + 1, 3, H, W); the last layer
+        is the background."""
         b, n = positions.shape[:2]
         s = self.image_size
         theta = self.placement(positions)
         grid = F.affine_grid(theta, (b * n, 1, s, s), align_corners=False)
         templates = torch.cat([self.mask_logits + _OUTSIDE_LOGIT, self.content_logits], 1)
-        templates = templates.unsqueeze(0).expand(b, -1, -1, -1, -1).reshape(b * n, 4, *templates.shape[-2:])
+        templates = templates.unsqueeze(0).expand(b, -1, -1, -1, -1)
+        templates = templates.reshape(b * n, 4, *templates.shape[-2:])
         placed = F.grid_sample(templates, grid, align_corners=False, padding_mode="zeros")
         placed = placed.view(b, n, 4, s, s)
         logits = placed[:, :, :1] - _OUTSIDE_LOGIT

@@ -62,7 +62,9 @@ class RecurrentDynamics(nn.Module):
     def _cell(self, pos, hidden, action):
         x = pos.flatten(1) / self.scale
         if self.action_dim:
-            x = torch.cat([x, action if action is not None else x.new_zeros(x.shape[0], self.action_dim)], 1)
+            if action is None:
+                action = x.new_zeros(x.shape[0], self.action_dim)
+            x = torch.cat([x, action], 1)
         return self.gru(x, hidden)
 
     def initial(self, positions: torch.Tensor, actions: torch.Tensor | None = None) -> State:

@@ -21,7 +21,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
 #: Colour distance (RGB in [0, 1]) below which a pixel is background: small deviations (a
 #: decoder's imperfect background, compression noise) must not pull every centroid inwards.
 FOREGROUND_THRESHOLD = 0.05

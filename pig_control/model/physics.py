@@ -49,7 +49,7 @@ class PhysicsCell(nn.Module):
     def params(self) -> dict[str, float]:
         """The current physical parameters as plain floats."""
         values = torch.exp(self.log_params.detach()).tolist()
-        return dict(zip(self.param_names, values))
+        return dict(zip(self.param_names, values, strict=True))
 
     def set_param(self, name: str, value: float) -> None:
         """Overwrite one physical parameter (zero-data adaptation)."""
