@@ -58,7 +58,9 @@ class ModelConfig:
         walls: elastic walls at ``wall_margin`` pixels from the border inside the physics cell.
         wall_margin: distance of an object's centre from the border at contact, pixels.
         action_dim: size of the action entering the physics cell (0: unactuated).
-        actuated_objects: objects the action pushes, two action components each.
+        actuated_objects: objects the action pushes, two action components each; empty with
+            ``action_dim`` > 0: learn which object each pair of components pushes (the
+            encoder's object order is arbitrary, so a model learned from video needs this).
         velocity_hidden: hidden units of the velocity estimator (the paper: 100).
         blackbox_hidden: hidden units of the recurrent baseline.
     """
@@ -297,9 +299,13 @@ def validate(config: Config) -> None:
     if d.input_steps < 2:
         raise UserInputError("config key 'data.input_steps' must be at least 2 "
                              "(a velocity needs two frames)")
-    if m.physics != "pendulum" and len(m.actuated_objects) * 2 != m.action_dim:
+    if m.physics != "pendulum" and m.action_dim % 2:
+        raise UserInputError("config key 'model.action_dim' must be even: each pushed object "
+                             "takes two action components")
+    if m.actuated_objects and len(m.actuated_objects) * 2 != m.action_dim:
         raise UserInputError("config keys 'model.action_dim' and 'model.actuated_objects' disagree:"
-                             " each actuated object takes two action components")
+                             " each actuated object takes two action components (leave "
+                             "actuated_objects empty to learn which object each pair pushes)")
     if any(not 0 <= i < m.n_objects for i in m.actuated_objects):
         raise UserInputError("config key 'model.actuated_objects' names an object that "
                              "does not exist")

@@ -293,7 +293,7 @@ def evaluate(model, config: Config, data: dict, *, sequences: int | None = None,
         report["note"] = note
     cell = getattr(model, "cell", None)
     if cell is not None and getattr(cell, "log_gain", None) is not None:
-        report["action_gain"] = float(torch.exp(cell.log_gain.detach()))
+        report["action_gain"] = cell.push_matrix().detach().tolist()
     report.update({
         "pred_error": pred_error,
         "extrap_error": _mean(curve[P:]) if E else None,
@@ -393,7 +393,9 @@ def format_report(report: dict) -> str:
         if report.get("note"):
             lines.append(f"note: {report['note']}")
     if report.get("action_gain") is not None:
-        lines.append(f"action gain (px / time unit^2 at action 1): {report['action_gain']:.4g}")
+        gains = "; ".join(f"object {i}: " + ", ".join(f"{g:.4g}" for g in row)
+                          for i, row in enumerate(report["action_gain"]))
+        lines.append(f"action gain (px / time unit^2 at action 1, per action pair): {gains}")
     s = report["success"]
     lines += [
         "",

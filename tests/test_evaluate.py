@@ -155,7 +155,7 @@ def test_rollouts_are_evaluated_on_their_last_tenth_with_actions(tmp_path):
     model = PIGModel(config.model, config.data.input_steps)
     report, _ = evaluate(model, config, rollouts)
     assert (report["pred_steps"], report["extrap_steps"]) == (6, 3)  # 13 frames per episode
-    assert report["action_gain"] == pytest.approx(1.0)
+    assert report["action_gain"] == [[1.0], [0.0]]  # object x action pair: ball 0 pushed
     assert all_finite({k: report[k] for k in KEYS})
     # Changing the actions changes the prediction: they reach the physics cell.
     changed = dict(rollouts, actions=-rollouts["actions"])

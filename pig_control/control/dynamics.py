@@ -70,9 +70,10 @@ class CellDynamics:
         # action (B, d) @ push (d, 2n) -> acceleration of every coordinate, px / time^2
         push = torch.zeros(max(self.action_dim, 1), 2 * n, dtype=torch.float64)
         if self.action_dim and not isinstance(cell, PendulumCell):
-            gain = float(torch.exp(cell.log_gain.detach()))
-            for j, obj in enumerate(cell.actuated_objects):
-                push[2 * j, 2 * obj] = push[2 * j + 1, 2 * obj + 1] = gain
+            gains = cell.push_matrix().detach().double()  # (n, d / 2)
+            for obj in range(n):
+                for j in range(self.action_dim // 2):
+                    push[2 * j, 2 * obj] = push[2 * j + 1, 2 * obj + 1] = gains[obj, j]
         self.push = push.to(device=device, dtype=dtype)
 
     def __call__(self, state: Tensor, action: Tensor | None) -> Tensor:

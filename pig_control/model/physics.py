@@ -43,7 +43,14 @@ class PhysicsCell(nn.Module):
         self.actuated_objects = list(actuated_objects)
         self.walls, self.image_size, self.wall_margin = walls, image_size, wall_margin
         self.log_params = nn.Parameter(torch.zeros(len(self.param_names)))
-        self.log_gain = nn.Parameter(torch.zeros(())) if action_dim else None
+        self.log_gain = None
+        if action_dim:
+            # named objects: one shared gain; none named: which object each action pair pushes is
+            # learned too, as a gain per (object, action pair)
+            # (a torque, an odd action size, keeps one gain)
+            learned = not self.actuated_objects and action_dim % 2 == 0
+            shape = (n_objects, action_dim // 2) if learned else ()
+            self.log_gain = nn.Parameter(torch.zeros(shape))
 
     @property
     def params(self) -> dict[str, float]:
@@ -68,12 +75,20 @@ class PhysicsCell(nn.Module):
         """Acceleration (B, n, 2) in px per time unit squared, without the action."""
         raise NotImplementedError
 
+    def push_matrix(self) -> torch.Tensor:
+        """Gains (n, d / 2): how strongly action pair j accelerates object i, px / time^2."""
+        gain = torch.exp(self.log_gain)
+        if not self.actuated_objects:
+            return gain
+        pattern = torch.zeros(self.n_objects, self.action_dim // 2, device=gain.device)
+        for j, obj in enumerate(self.actuated_objects):
+            pattern[obj, j] = 1.0
+        return gain * pattern
+
     def action_acceleration(self, action: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        """The action as an acceleration (B, n, 2) on the actuated objects."""
-        acc = torch.zeros_like(like)
-        pushed = action.view(action.shape[0], len(self.actuated_objects), 2)
-        acc[:, self.actuated_objects] = torch.exp(self.log_gain) * pushed
-        return acc
+        """The action (B, d) as an acceleration (B, n, 2) of every object."""
+        pushed = action.view(action.shape[0], self.action_dim // 2, 2)
+        return torch.einsum("nk,bkc->bnc", self.push_matrix().to(like.dtype), pushed)
 
     def _reflect(self, pos: torch.Tensor, vel: torch.Tensor):
         low, high = self.wall_margin, self.image_size - self.wall_margin
