@@ -61,6 +61,15 @@ class TrajectoryFit:
         self.optimizer.load_state_dict(state["optimizer"])
 
 
+def away_from_walls(chunks: torch.Tensor, low: float, high: float,
+                    clearance: float = 1.0) -> torch.Tensor:
+    """Which chunks (C, T, n, 2) stay at least ``clearance`` pixels inside the walls at
+    [low, high] in every frame: a bounce makes the fit's loss non-smooth in the initial state,
+    so chunks with one are left out of it (bool (C,))."""
+    inside = (chunks > low + clearance) & (chunks < high - clearance)
+    return inside.flatten(1).all(1)
+
+
 def chunk_sequences(positions: torch.Tensor, actions: torch.Tensor | None, length: int):
     """Cut (N, T, ...) sequences into non-overlapping chunks of ``length`` frames (the last
     frames of each sequence that do not fill a chunk are dropped). Actions (N, T', d) follow."""
