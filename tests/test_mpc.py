@@ -266,3 +266,16 @@ def test_entry_point_subprocess(tmp_path):
                          env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("env", ["spring", "pendulum"])
+def test_shipped_control_models_run_from_pixels(capsys, tmp_path, env):
+    """The README's main command works on a fresh install: the shipped world model loads,
+    reports the environment frames it learned from (at most 10,000) and controls the scene."""
+    out = tmp_path / "report.json"
+    status, _, err = run(capsys, ["--env", env, "--model", "pretrained", "--episodes", "1",
+                                  "--max-steps", "3", "--quiet", "--json", str(out)])
+    assert status == 0, err
+    report = json.loads(out.read_text())
+    assert 0 < report["env_frames"] <= 10_000
+    assert len(report["episodes"]) == 1 and report["success_rate"] in (0.0, 1.0)
