@@ -62,6 +62,7 @@ class ModelConfig:
             ``action_dim`` > 0: learn which object each pair of components pushes (the
             encoder's object order is arbitrary, so a model learned from video needs this).
         velocity_hidden: hidden units of the velocity estimator (the paper: 100).
+        velocity_correction: add the paper's MLP to the velocity estimator's physics fit.
         blackbox_hidden: hidden units of the recurrent baseline.
     """
 
@@ -78,6 +79,7 @@ class ModelConfig:
     action_dim: int = 0
     actuated_objects: list[int] = field(default_factory=list)
     velocity_hidden: int = 100
+    velocity_correction: bool = True
     blackbox_hidden: int = 100
 
 

@@ -16,6 +16,10 @@ import torch
 from pig_control.model.physics import PhysicsCell
 
 
+#: Chunk error (px^2) beyond which the fit's loss grows only logarithmically.
+ROBUST_SCALE = 1.0
+
+
 class TrajectoryFit:
     """Per-chunk initial states and their optimiser.
 
@@ -34,14 +38,18 @@ class TrajectoryFit:
         self.optimizer = torch.optim.Adam([self.start_positions, self.start_velocities], lr=lr)
 
     def loss(self, cell: PhysicsCell) -> torch.Tensor:
-        """Mean over chunks and frames of the squared position error summed over objects, px^2."""
+        """Robust mean over chunks of each chunk's mean squared position error e (px^2, summed
+        over objects): log(1 + e / s) s with s = 1 px^2, which is e for a chunk that fits and
+        grows only logarithmically for one stuck in another basin (a bounce, an overlap), so
+        such chunks cannot pull the parameters away."""
         pos, vel = self.start_positions, self.start_velocities
         error = (pos - self.positions[:, 0]).pow(2).sum((-2, -1))
         for t in range(1, self.positions.shape[1]):
             action = None if self.actions is None else self.actions[:, t - 1]
             pos, vel = cell(pos, vel, action)
             error = error + (pos - self.positions[:, t]).pow(2).sum((-2, -1))
-        return error.mean() / self.positions.shape[1]
+        per_chunk = error / self.positions.shape[1]
+        return (torch.log1p(per_chunk / ROBUST_SCALE) * ROBUST_SCALE).mean()
 
     def zero_grad(self) -> None:
         self.optimizer.zero_grad(set_to_none=True)

@@ -26,10 +26,12 @@ class PhysicsDynamics(nn.Module):
         hidden: hidden units of the velocity estimator.
     """
 
-    def __init__(self, cell: PhysicsCell, input_steps: int, hidden: int = 100):
+    def __init__(self, cell: PhysicsCell, input_steps: int, hidden: int = 100,
+                 correction: bool = True):
         super().__init__()
         self.cell = cell
-        self.velocity = VelocityEstimator(input_steps, cell.n_objects, cell.dt, hidden)
+        self.velocity = VelocityEstimator(input_steps, cell.n_objects, cell.dt, hidden,
+                                          correction=correction)
 
     def initial(self, positions: torch.Tensor, actions: torch.Tensor | None = None) -> State:
         """Positions (B, L, n, 2) of the input frames (and the actions (B, L - 1, d) applied

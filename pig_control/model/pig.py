@@ -19,7 +19,8 @@ def build_dynamics(config: ModelConfig, input_steps: int) -> nn.Module:
     cell = CELLS[config.physics](
         config.n_objects, config.dt, config.substeps, config.action_dim, config.actuated_objects,
         config.walls, config.image_size, config.wall_margin)
-    return PhysicsDynamics(cell, input_steps, config.velocity_hidden)
+    return PhysicsDynamics(cell, input_steps, config.velocity_hidden,
+                           config.velocity_correction)
 
 
 class PIGModel(nn.Module):

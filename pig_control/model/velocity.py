@@ -29,6 +29,8 @@ class VelocityEstimator(nn.Module):
         dt: time units per frame.
         hidden: hidden units of the MLP (the paper: 100).
         iterations: Gauss-Newton iterations.
+        correction: add the learned MLP correction (off: the physics fit alone; better where
+            training windows hold bounces the MLP cannot learn from four frames).
 
     Shapes: positions (B, L, n, 2) in pixels; actions (B, L - 1, d) applied between the input
     frames, or None -> positions (B, n, 2) and velocities (B, n, 2) (pixels per time unit) at the
@@ -36,9 +38,12 @@ class VelocityEstimator(nn.Module):
     """
 
     def __init__(self, input_steps: int, n_objects: int, dt: float, hidden: int = 100,
-                 iterations: int = 3):
+                 iterations: int = 3, correction: bool = True):
         super().__init__()
         self.dt, self.iterations = dt, iterations
+        self.net = None
+        if not correction:
+            return
         self.net = nn.Sequential(
             nn.Linear(2 * input_steps * n_objects, hidden), nn.Tanh(),
             nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 2))
@@ -82,6 +87,8 @@ class VelocityEstimator(nn.Module):
 
     def forward(self, positions: torch.Tensor, step: Step, actions=None):
         pos, vel = self.fit(positions, step, actions)
+        if self.net is None:
+            return pos, vel
         # object i sees every object's trajectory relative to its own last position
         relative = positions.unsqueeze(2) - positions[:, -1].unsqueeze(1).unsqueeze(3)
         features = relative.permute(0, 2, 1, 3, 4).flatten(2)  # (B, n, L * n * 2)
