@@ -15,7 +15,6 @@ import torch
 
 from pig_control.model.physics import PhysicsCell
 
-
 #: Chunk error (px^2) beyond which the fit's loss grows only logarithmically.
 ROBUST_SCALE = 1.0
 
