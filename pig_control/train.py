@@ -214,12 +214,10 @@ class Trainer:
         if self._fit is None:
             self._start_identification()
         d = self.config.data
-        cell = self.model.cell
-        fit = fit_loss = None
-        if cell is not None:
-            fit = self._fit
-            fit_loss = fit.loss(cell)
-            fit.zero_grad()
+        fit_loss = None
+        if self.model.cell is not None:
+            fit_loss = self._fit.loss(self.model.cell)
+            self._fit.zero_grad()
         _, actions, idx, steps = self._window(self.config.training.batch_size, self._chosen)
         positions = self._encoded[idx[:, None], steps]
         future_actions = None if actions is None else actions[:, d.input_steps - 1:]
@@ -234,10 +232,9 @@ class Trainer:
             for p in frozen:
                 p.requires_grad_(True)
         latent = position_sse(predicted, positions[:, d.input_steps:]).mean()
-        losses = {"loss": latent, "latent": latent}
-        if fit_loss is not None:
-            losses = {"loss": latent + fit_loss, "latent": latent, "trajectory": fit_loss}
-        return losses
+        if fit_loss is None:  # the black-box baseline: nothing physical to fit
+            return {"loss": latent, "latent": latent}
+        return {"loss": latent + fit_loss, "latent": latent, "trajectory": fit_loss}
 
     def _joint_loss(self) -> dict:
         t, d = self.config.training, self.config.data
