@@ -2,7 +2,8 @@
 
 Model-agnostic: a planner takes a one-step ``dynamics(state, action)`` and a trajectory
 ``cost(states, actions)`` (see :mod:`agents.base`); this package never imports ``pig_control``
-or ``envs``.
+or ``envs``. The stable-baselines3 baselines live in :mod:`agents.sb3`, imported on demand
+(SB3 is slow to import).
 """
 
 from agents.base import Callback, Cost, Dynamics, Planner, rollout

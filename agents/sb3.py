@@ -1,0 +1,336 @@
+"""Model-free baselines: stable-baselines3 PPO and SAC on the goal-conditioned scenes.
+
+The scenes give a frame and keep the goal in ``info["goal"]``; a model-free agent needs the goal
+in its observation. :class:`GoalObservation` supplies it in one of two forms:
+
+- ``pixels``: the last ``frames`` frames (oldest first, so velocities are observable) and the
+  goal image (the goal state rendered by the scene), stacked along the channel axis:
+  ``Box(0, 255, (H, W, 3 * (frames + 1)), uint8)``. The policy reads it with
+  :class:`SmallCNN`, sized for 32-64 px frames (SB3's NatureCNN needs at least 36 px).
+- ``state``: the privileged reference: true state and goal as features (ball scenes: pixels
+  and pixels per time unit divided by the image size; pendulum: cos, sin and angular
+  velocity over the maximum speed), ``Box(-inf, inf, (2 * F,), float32)``.
+
+Hyperparameters (:data:`HYPERPARAMS`) come from rl-baselines3-zoo (hyperparams/ppo.yml and
+sac.yml) where it has an entry close to the task: PPO from pixels follows zoo's
+``CarRacing`` entry (the zoo's continuous-control task from pixels: 8 envs, frame stack 2,
+reward normalisation, gSDE, GELU, linear learning-rate decay from 1e-4); PPO from states and
+SAC (both observation kinds) follow zoo's ``Pendulum-v1`` entries. The zoo has no SAC from
+pixels; it uses the Pendulum-v1 entry with :class:`SmallCNN`, minibatches of 128 (SB3's 256
+halved: a gradient step through the CNN dominates its cost) and a replay buffer as large as the
+training budget. During training only, ball-scene rewards (negative pixel distance) are
+divided by the image size so they are of order one; evaluation reports the env's own reward.
+
+SB3 is imported at module level: import this module only where the baselines are wanted.
+It knows the scenes only through the Gymnasium API and duck typing
+(``env.unwrapped.render_states``, ``image_size``, ``state_shape``): ``agents`` never imports
+``pig_control``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import PPO, SAC
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+from torch import nn
+from tqdm import tqdm
+
+#: Observation kinds a baseline can learn from.
+OBSERVATIONS = ("pixels", "state")
+#: Algorithms, by their short name.
+ALGOS = ("ppo", "sac")
+
+#: Per (algorithm, observation kind): rl-baselines3-zoo hyperparameters (module docstring).
+#: ``n_envs``, ``normalize_reward`` and ``policy`` are ours to apply; the rest go to SB3.
+HYPERPARAMS: dict[tuple[str, str], dict] = {
+    ("ppo", "pixels"): dict(  # zoo ppo.yml CarRacing
+        n_envs=8, normalize_reward=True, n_steps=512, batch_size=128, gamma=0.99,
+        gae_lambda=0.95, n_epochs=10, ent_coef=0.0, sde_sample_freq=4, max_grad_norm=0.5,
+        vf_coef=0.5, learning_rate="lin_1e-4", use_sde=True, clip_range=0.2,
+        policy_kwargs=dict(log_std_init=-2.0, ortho_init=False, activation_fn="gelu",
+                           net_arch=dict(pi=[256], vf=[256]))),
+    ("ppo", "state"): dict(  # zoo ppo.yml Pendulum-v1
+        n_envs=4, normalize_reward=False, n_steps=1024, gae_lambda=0.95, gamma=0.9,
+        n_epochs=10, ent_coef=0.0, learning_rate=1e-3, clip_range=0.2, use_sde=True,
+        sde_sample_freq=4),
+    ("sac", "pixels"): dict(n_envs=1, normalize_reward=False, learning_rate=1e-3,
+                            batch_size=128),  # Pendulum-v1, half SB3's batch (speed)
+    ("sac", "state"): dict(n_envs=1, normalize_reward=False, learning_rate=1e-3),  # Pendulum-v1
+}
+
+
+def reward_scale(scene) -> float:
+    """Training reward = env reward / this: the image size (pixels) for ball scenes, 1 for the
+    pendulum (Gymnasium's own scale, which the zoo tuned for)."""
+    return 1.0 if len(scene.state_shape) == 1 else float(scene.image_size)
+
+
+def state_features(scene, states: np.ndarray) -> np.ndarray:
+    """Flat float32 features of one state (or goal) for the ``state`` observation."""
+    states = np.asarray(states, dtype=np.float64)
+    if len(scene.state_shape) == 1:  # pendulum: (theta, theta_dot)
+        theta, speed = states[0], states[1]
+        return np.array([np.cos(theta), np.sin(theta), speed / scene.max_speed], np.float32)
+    return (states / scene.image_size).astype(np.float32).ravel()
+
+
+class GoalObservation(gym.Wrapper):
+    """Observation = recent frames and goal image (``pixels``), or state and goal (``state``).
+
+    Args:
+        env: a PIG scene (wrapped or not); the goal is read from ``info["goal"]`` at reset.
+        kind: ``"pixels"`` or ``"state"``.
+        frames: frames stacked for ``pixels`` (oldest first; the first frame repeats at reset).
+    """
+
+    def __init__(self, env: gym.Env, kind: str = "pixels", frames: int = 2):
+        super().__init__(env)
+        if kind not in OBSERVATIONS:
+            raise ValueError(f"observation kind must be one of {OBSERVATIONS}, got '{kind}'")
+        if frames < 1:
+            raise ValueError(f"frames must be at least 1, got {frames}")
+        self.kind, self.frames = kind, frames
+        self.scene = env.unwrapped
+        self._history: list[np.ndarray] = []
+        self._goal: np.ndarray | None = None
+        if kind == "pixels":
+            h, w, c = env.observation_space.shape
+            self.observation_space = gym.spaces.Box(0, 255, (h, w, c * (frames + 1)), np.uint8)
+        else:
+            size = 2 * state_features(self.scene, np.zeros(self.scene.state_shape)).size
+            self.observation_space = gym.spaces.Box(-np.inf, np.inf, (size,), np.float32)
+
+    def reset(self, **kwargs):
+        observation, info = self.env.reset(**kwargs)
+        goal = np.asarray(info["goal"])
+        if self.kind == "pixels":
+            self._goal = self.scene.render_states(goal)
+            self._history = [observation] * self.frames
+        else:
+            self._goal = state_features(self.scene, goal)
+        return self._observe(observation, info), info
+
+    def step(self, action):
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        return self._observe(observation, info), reward, terminated, truncated, info
+
+    def _observe(self, frame: np.ndarray, info: dict) -> np.ndarray:
+        if self.kind == "pixels":
+            self._history = [*self._history[1:], frame]
+            return np.concatenate([*self._history, self._goal], axis=-1)
+        return np.concatenate([state_features(self.scene, info["state"]), self._goal])
+
+
+class SmallCNN(BaseFeaturesExtractor):
+    """Features of small frames (32-64 px): three 3x3 convolutions (16, 32 and 32 channels,
+    strides 2, 2, 1, ReLU) and a linear layer to ``features_dim``; channels first (SB3 transposes
+    image observations). About 3x cheaper than 32/64/64 channels, which made SAC from pixels
+    run at 2 frames/s on one CPU core."""
+
+    def __init__(self, observation_space: gym.spaces.Box, features_dim: int = 128):
+        super().__init__(observation_space, features_dim)
+        channels = observation_space.shape[0]
+        self.cnn = nn.Sequential(
+            nn.Conv2d(channels, 16, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(), nn.Flatten())
+        with torch.no_grad():
+            flat = self.cnn(torch.zeros(1, *observation_space.shape)).shape[1]
+        self.linear = nn.Sequential(nn.Linear(flat, features_dim), nn.ReLU())
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.cnn(observations))
+
+
+def _linear_schedule(spec):
+    """zoo's ``lin_X``: X decaying linearly to 0 over training; numbers pass through."""
+    if isinstance(spec, str) and spec.startswith("lin_"):
+        start = float(spec[4:])
+        return lambda progress_remaining: progress_remaining * start
+    return spec
+
+
+def sb3_kwargs(algo: str, kind: str, budget: int) -> tuple[int, bool, dict]:
+    """(n_envs, normalize_reward, keyword arguments for the SB3 constructor).
+
+    PPO's rollout (``n_envs * n_steps``) shrinks to fit a budget smaller than one rollout, and
+    its minibatch with it; SAC's replay buffer holds the whole budget (at most 10^6)."""
+    params = {k: v for k, v in HYPERPARAMS[(algo, kind)].items()}
+    n_envs, normalize = params.pop("n_envs"), params.pop("normalize_reward")
+    policy_kwargs = dict(params.pop("policy_kwargs", {}))
+    if policy_kwargs.get("activation_fn") == "gelu":
+        policy_kwargs["activation_fn"] = nn.GELU
+    if kind == "pixels":
+        policy_kwargs.update(features_extractor_class=SmallCNN,
+                             features_extractor_kwargs=dict(features_dim=128))
+    if algo == "ppo":
+        n_steps = max(16, min(params.get("n_steps", 2048), budget // n_envs))
+        params["n_steps"] = n_steps
+        params["batch_size"] = min(params.get("batch_size", 64), n_steps * n_envs)
+    else:
+        params["buffer_size"] = int(min(max(budget, 1000), 1_000_000))
+    params = {k: _linear_schedule(v) for k, v in params.items()}
+    return n_envs, normalize, dict(params, policy_kwargs=policy_kwargs)
+
+
+class Baseline:
+    """One SB3 agent on one scene: train up to a budget of env frames, evaluate, save, load.
+
+    Args:
+        algo: ``"ppo"`` or ``"sac"``.
+        kind: ``"pixels"`` or ``"state"``.
+        make_env: builds a fresh scene env (with its time limit).
+        budget: the largest number of env frames it will be trained for (sizes PPO's rollout
+            and SAC's buffer).
+        seed: seeds SB3 and the training envs (env i of the vector gets ``seed + i``).
+        tensorboard_log: a folder for SB3's TensorBoard logs (None: no logs).
+        frames: frames stacked in pixel observations.
+    """
+
+    def __init__(self, algo: str, kind: str, make_env: Callable[[], gym.Env], budget: int,
+                 seed: int = 0, tensorboard_log: str | None = None, frames: int = 2):
+        if algo not in ALGOS:
+            raise ValueError(f"unknown algorithm '{algo}'; known: {', '.join(ALGOS)}")
+        if kind not in OBSERVATIONS:
+            raise ValueError(f"unknown observation kind '{kind}'; known: "
+                             f"{', '.join(OBSERVATIONS)}")
+        self.algo, self.kind, self.frames, self.make_env = algo, kind, frames, make_env
+        n_envs, normalize, kwargs = sb3_kwargs(algo, kind, budget)
+        scale = reward_scale(make_env().unwrapped)
+
+        def training_env():
+            wrapped = GoalObservation(make_env(), kind, frames)
+            return gym.wrappers.TransformReward(wrapped, lambda r: r / scale)
+
+        vec = DummyVecEnv([training_env] * n_envs)
+        vec.seed(seed)
+        self.vec = VecNormalize(vec, norm_obs=False, norm_reward=True) if normalize else vec
+        policy = "CnnPolicy" if kind == "pixels" else "MlpPolicy"
+        cls = PPO if algo == "ppo" else SAC
+        if tensorboard_log is not None:
+            try:
+                import tensorboard  # noqa: F401
+            except ImportError:
+                tensorboard_log = None
+        self.model = cls(policy, self.vec, seed=seed, verbose=0, device="cpu",
+                         tensorboard_log=tensorboard_log, **kwargs)
+        self.train_seconds = 0.0
+
+    @property
+    def name(self) -> str:
+        return f"{self.algo}-{self.kind}"
+
+    @property
+    def frames_seen(self) -> int:
+        return int(self.model.num_timesteps)
+
+    def train_to(self, env_frames: int, progress: bool = True) -> None:
+        """Train until at least ``env_frames`` env frames have been collected in all."""
+        remaining = env_frames - self.frames_seen
+        if remaining <= 0:
+            return
+        start = time.perf_counter()
+        callback = _ProgressCallback(env_frames, f"{self.name} frames") if progress else None
+        self.model.learn(remaining, callback=callback, reset_num_timesteps=False,
+                         tb_log_name=self.name, progress_bar=False)
+        if callback is not None:
+            callback.close()
+        self.train_seconds += time.perf_counter() - start
+
+    def evaluate(self, episodes: int, seed: int, max_steps: int | None = None) -> list[dict]:
+        """Deterministic episodes; episode i resets with ``seed + i`` (as ``pig_control.mpc``).
+        Returns per episode: seed, success (``info["is_success"]`` at the final step),
+        final_distance (the env's goal distance), return (the env's own reward), steps."""
+        env = GoalObservation(self.make_env(), self.kind, self.frames)
+        scene = env.unwrapped
+        results = []
+        for i in range(episodes):
+            observation, info = env.reset(seed=seed + i)
+            total, steps = 0.0, 0
+            for _ in range(max_steps or scene.max_episode_steps):
+                action, _ = self.model.predict(observation, deterministic=True)
+                observation, reward, terminated, truncated, info = env.step(action)
+                total += float(reward)
+                steps += 1
+                if terminated or truncated:
+                    break
+            results.append({"seed": seed + i, "success": bool(info["is_success"]),
+                            "final_distance": float(scene.goal_distance(info["state"],
+                                                                        info["goal"])),
+                            "return": total, "steps": steps})
+        return results
+
+    def save(self, path: str | Path) -> None:
+        """The SB3 zip (weights and counters) plus the reward normaliser's running statistics
+        (a small ``.npz``; no pickles). SAC's replay buffer is not saved."""
+        path = Path(path)
+        self.model.save(path)
+        stats = {"train_seconds": np.array(self.train_seconds)}
+        if hasattr(self.vec, "ret_rms"):
+            rms = self.vec.ret_rms
+            stats.update(mean=np.asarray(rms.mean), var=np.asarray(rms.var),
+                         count=np.array(rms.count))
+        np.savez(path.with_suffix(".stats.npz"), **stats)
+
+    def load(self, path: str | Path) -> None:
+        """Restore what :meth:`save` wrote (the env and hyperparameters are this object's)."""
+        path = Path(path)
+        cls = type(self.model)
+        self.model = cls.load(path, env=self.vec, device="cpu")
+        with np.load(path.with_suffix(".stats.npz")) as stats:
+            self.train_seconds = float(stats["train_seconds"])
+            if hasattr(self.vec, "ret_rms") and "mean" in stats:
+                self.vec.ret_rms.mean = stats["mean"]
+                self.vec.ret_rms.var = stats["var"]
+                self.vec.ret_rms.count = float(stats["count"])
+
+
+class _ProgressCallback(BaseCallback):
+    """A tqdm bar of env frames collected, towards ``total``."""
+
+    def __init__(self, total: int, desc: str):
+        super().__init__()
+        self.total, self.desc, self.bar = total, desc, None
+
+    def _on_training_start(self) -> None:
+        self.bar = tqdm(total=self.total, initial=self.model.num_timesteps, desc=self.desc,
+                        leave=False, unit="frame")
+
+    def _on_step(self) -> bool:
+        if self.n_calls % 64 == 0:
+            self.bar.n = min(self.model.num_timesteps, self.total)
+            self.bar.refresh()
+        return True
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def parse_budgets(text: str) -> list[int]:
+    """``"2048,10000"`` -> ``[2048, 10000]`` (sorted, unique, each at least 1)."""
+    try:
+        budgets = sorted({int(float(part)) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise ValueError(f"--steps must be comma-separated integers, got '{text}'") from None
+    if not budgets or budgets[0] < 1:
+        raise ValueError(f"--steps needs positive frame counts, got '{text}'")
+    return budgets
+
+
+def parse_names(text: str, known: Sequence[str], what: str) -> list[str]:
+    """``"ppo,sac"`` -> ``["ppo", "sac"]``, each checked against ``known``."""
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise ValueError(f"{what} must be a comma-separated subset of {', '.join(known)}; "
+                         f"got '{text}'")
+    return list(dict.fromkeys(names))

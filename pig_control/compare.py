@@ -1,0 +1,358 @@
+"""PIG-MPC against model-free RL: success against environment frames, on the same episodes.
+
+    python -m pig_control.compare --env spring --algos ppo,sac --steps 10000,100000 \\
+        --episodes 20 --seed 0 --json benchmarks/results/compare_spring.json
+
+Agents (the ``agent`` of each JSON row):
+
+- ``oracle``: the default planner on the true simulator from the true state (no learning).
+- ``pig-mpc``: the default planner on a PIG world model, from pixels; one row per model: the
+  shipped one (``--pig-models pretrained``), any checkpoint given, and one trained here from
+  ``N`` frames of coloured-noise rollouts for each ``--pig-frames N`` (``data rollouts`` then
+  ``train --config ENV_control``, the recipe of the shipped model).
+- ``ALGO-pixels`` / ``ALGO-state`` for ALGO in ``--algos``: stable-baselines3 agents trained
+  for each budget of ``--steps`` env frames (one run per agent, evaluated as it passes each
+  budget), from pixels (recent frames and the goal image) or, as a privileged reference, from
+  true states. Observations and hyperparameters: :mod:`agents.sb3`.
+
+Every agent is evaluated on the same episodes: episode i resets with ``--seed + i`` (start state
+and goal), as ``pig_control.mpc`` does; an episode succeeds when ``info["is_success"]`` holds at
+its final step. SB3 agents train on other episodes (their envs are seeded from
+``--seed + 10**6``) and act deterministically when evaluated.
+
+Row keys: agent, env_frames (env frames the agent learned from), success_rate, mean_return
+(the env's reward summed over an episode), wall_s (seconds of learning: SB3 training time,
+the PIG model's recorded training time; 0 for the oracle), plus mean_final_distance, eval_s and
+model (pig-mpc). The JSON adds ``frames_to_success`` (per agent, the fewest frames at which it
+reached ``--success-threshold``, or null), the settings, the machine and the command. The plot
+(``--plot``, default the JSON path with ``.png``) shows success against env frames on a log scale.
+
+Long runs can be resumed: rows and SB3 checkpoints go to ``--out`` as they are made, and
+``--resume`` reuses finished rows and continues each SB3 agent from its last saved budget.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pig_control.cli import atomic_path, make_parser, run_main, write_json
+from pig_control.errors import UserInputError
+from pig_control.mpc import (
+    PRETRAINED_DIR,
+    load_learned,
+    make_env,
+    parse_assignments,
+    run_episodes,
+    summarize,
+)
+
+#: Offset between evaluation seeds and the seeds SB3's training envs start from.
+TRAIN_SEED_OFFSET = 10**6
+
+
+class RowLog:
+    """Rows as JSON lines in ``DIR/rows.jsonl``, appended as they are made (resume reads them)."""
+
+    def __init__(self, out_dir: Path, resume: bool):
+        self.path = out_dir / "rows.jsonl"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.rows: list[dict] = []
+        if resume and self.path.exists():
+            for line in self.path.read_text().splitlines():
+                try:
+                    self.rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    break  # a line cut short when the run was killed: redo from there
+            self._rewrite()
+        elif self.path.exists():
+            self.path.unlink()
+
+    def find(self, key: dict) -> dict | None:
+        return next((r for r in self.rows
+                     if all(r.get("key", {}).get(k) == v for k, v in key.items())), None)
+
+    def add(self, row: dict) -> None:
+        self.rows.append(row)
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps(row) + "\n")
+
+    def _rewrite(self) -> None:
+        with atomic_path(self.path) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in self.rows))
+
+
+def mpc_row(agent_name: str, agent, env, args, env_frames: int, wall_s: float,
+            model: str) -> dict:
+    """Evaluate an MPC agent on the shared episodes."""
+    start = time.perf_counter()
+    goal_from = "coords" if agent_name == "oracle" else "image"
+    results = run_episodes(env, agent, args.episodes, args.seed, env.unwrapped.max_episode_steps,
+                           goal_from, progress=not args.quiet)
+    return {"agent": agent_name, "env_frames": env_frames, **summarize(results),
+            "wall_s": wall_s, "eval_s": time.perf_counter() - start, "model": model}
+
+
+def train_pig_model(env_name: str, frames: int, out_dir: Path, seed: int,
+                    quiet: bool) -> Path:
+    """Collect about ``frames`` frames of coloured-noise rollouts and train a control model with
+    the shipped recipe (``configs/ENV_control.yaml``); resumes an interrupted training."""
+    from pig_control.data.__main__ import main as data_main
+    from pig_control.train import main as train_main
+
+    scene = make_env(env_name, {}).unwrapped
+    steps = scene.max_episode_steps
+    episodes = max(1, round(frames / (steps + 1)))
+    run_dir = out_dir / f"pig_{frames}"
+    data = run_dir / "rollouts.npz"
+    if not data.exists():
+        data_main(["rollouts", env_name, "--episodes", str(episodes), "--steps", str(steps),
+                   "--policy", "colored", "--seed", str(seed), "--out", str(data)])
+    checkpoint = run_dir / "model" / "last.pt"
+    resume = ["--resume"] if checkpoint.exists() else []
+    train_main(["--config", f"{env_name}_control", "--data", str(data), "--out",
+                str(run_dir / "model"), "--seed", str(seed), *resume,
+                *(["--no-progress"] if quiet else [])])
+    return checkpoint
+
+
+def sb3_rows(algo: str, kind: str, budgets: list[int], args, log: RowLog,
+             out_dir: Path) -> None:
+    """Train one SB3 agent through every budget, evaluating (and saving) at each."""
+    from agents.sb3 import Baseline
+
+    def new_env():
+        return make_env(args.env, {})
+
+    name = f"{algo}-{kind}"
+    baseline = Baseline(algo, kind, new_env, budget=budgets[-1],
+                        seed=args.seed + TRAIN_SEED_OFFSET,
+                        tensorboard_log=str(out_dir / "tensorboard"))
+    agent_dir = out_dir / name
+    agent_dir.mkdir(parents=True, exist_ok=True)
+    for budget in budgets:
+        key = {"agent": name, "budget": budget, "episodes": args.episodes, "seed": args.seed}
+        if log.find(key) is not None:
+            continue
+        saved = sorted((int(p.stem.split("_")[1]), p) for p in agent_dir.glob("frames_*.zip"))
+        saved = [(n, p) for n, p in saved if n <= budget and n > baseline.frames_seen]
+        if args.resume and saved:
+            baseline.load(saved[-1][1])
+        baseline.train_to(budget, progress=not args.quiet)
+        if any(r["agent"] == name and r["env_frames"] == baseline.frames_seen
+               for r in log.rows):
+            continue  # one PPO rollout overshot this budget and the previous row has it
+        baseline.save(agent_dir / f"frames_{budget}.zip")
+        start = time.perf_counter()
+        results = baseline.evaluate(args.episodes, args.seed)
+        row = {"agent": name, "env_frames": baseline.frames_seen,
+               **{k: v for k, v in summarize_sb3(results).items()},
+               "wall_s": baseline.train_seconds, "eval_s": time.perf_counter() - start,
+               "key": key}
+        log.add(row)
+        _print_row(row)
+
+
+def summarize_sb3(results: list[dict]) -> dict:
+    return {"success_rate": float(np.mean([r["success"] for r in results])),
+            "mean_final_distance": float(np.mean([r["final_distance"] for r in results])),
+            "mean_return": float(np.mean([r["return"] for r in results]))}
+
+
+def frames_to_success(rows: list[dict], threshold: float) -> dict:
+    """Per agent (pig-mpc: over its models), the fewest env frames with success >= threshold;
+    None when no row reached it."""
+    out: dict[str, int | None] = {}
+    for row in rows:
+        reached = row["success_rate"] >= threshold
+        best = out.get(row["agent"])
+        if reached and (best is None or row["env_frames"] < best):
+            out[row["agent"]] = row["env_frames"]
+        else:
+            out.setdefault(row["agent"], None)
+    return out
+
+
+def plot(rows: list[dict], path: str, env_name: str, threshold: float) -> None:
+    """Success rate against env frames (log scale); the oracle as a horizontal line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    agents = list(dict.fromkeys(r["agent"] for r in rows))
+    for name in agents:
+        points = sorted((r["env_frames"], r["success_rate"]) for r in rows if r["agent"] == name)
+        if name == "oracle":
+            ax.axhline(points[0][1], color="k", ls="--", lw=1, label="oracle (true simulator)")
+            continue
+        xs, ys = zip(*points, strict=True)
+        ax.plot(xs, ys, marker="*" if name == "pig-mpc" else "o",
+                ms=12 if name == "pig-mpc" else 5, ls="--" if name.endswith("-state") else "-",
+                label=f"{name} (true state)" if name.endswith("-state") else name)
+    ax.axhline(threshold, color="grey", ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("environment frames learned from")
+    ax.set_ylabel("success rate")
+    ax.set_title(f"{env_name}: success against environment frames")
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format=Path(path).suffix.lstrip(".") or "png")
+    plt.close(fig)
+
+
+def _print_row(row: dict) -> None:
+    print(f"{row['agent']:<13}{row['env_frames']:>10}{row['success_rate']:>9.2f}"
+          f"{row['mean_return']:>11.2f}{row['wall_s']:>9.0f}", flush=True)
+
+
+def build_parser():
+    from agents.sb3 import ALGOS, OBSERVATIONS
+
+    parser = make_parser("pig_control.compare", "PIG-MPC against stable-baselines3 agents and "
+                         "the oracle on the same episodes: success against env frames.")
+    parser.add_argument("--env", required=True, help="scene with a control task: spring, "
+                        "pendulum, mnist_spring, bouncing, gravity")
+    parser.add_argument("--algos", default="ppo,sac", help=f"subset of {','.join(ALGOS)}, "
+                        "comma-separated (empty: none)")
+    parser.add_argument("--obs", default=",".join(OBSERVATIONS),
+                        help="observation kinds of the SB3 agents: pixels, state or both")
+    parser.add_argument("--steps", default="10000", metavar="N[,N,...]",
+                        help="env-frame budgets at which each SB3 agent is evaluated")
+    parser.add_argument("--max-frames", action="append", default=[], metavar="AGENT=N",
+                        help="drop the budgets above N for one SB3 agent, e.g. "
+                        "sac-pixels=10000 (SAC from pixels trains at about 8 frames/s here)")
+    parser.add_argument("--episodes", type=int, default=20, help="evaluation episodes per row")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="evaluation episode i resets with seed S + i")
+    parser.add_argument("--pig-models", default="pretrained", metavar="M[,M,...]",
+                        help="PIG world models to evaluate: pretrained and/or checkpoint paths "
+                        "(empty: none)")
+    parser.add_argument("--pig-frames", default="", metavar="N[,N,...]",
+                        help="also train PIG control models from N env frames each (minutes)")
+    parser.add_argument("--no-oracle", action="store_true", help="skip the oracle row")
+    parser.add_argument("--success-threshold", type=float, default=0.9)
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="rows, SB3 checkpoints and TensorBoard logs (default "
+                        "runs/compare/ENV)")
+    parser.add_argument("--resume", action="store_true",
+                        help="reuse finished rows in --out and continue SB3 agents from their "
+                        "last saved budget")
+    parser.add_argument("--json", default=None, metavar="PATH")
+    parser.add_argument("--plot", default=None, metavar="F.png",
+                        help="success against env frames (default: the --json path as .png)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from agents.sb3 import ALGOS, HYPERPARAMS, OBSERVATIONS, parse_budgets, parse_names
+    from pig_control.control.agent import DEFAULT_PLANNER, ModelAgent, OracleAgent
+
+    args = build_parser().parse_args(argv)
+    torch.set_num_threads(1)
+    if args.episodes < 1:
+        raise UserInputError(f"--episodes must be at least 1, got {args.episodes}")
+    if not 0.0 < args.success_threshold <= 1.0:
+        raise UserInputError(f"--success-threshold must be in (0, 1], got "
+                             f"{args.success_threshold}")
+    algos = parse_names(args.algos, ALGOS, "--algos") if args.algos.strip() else []
+    kinds = parse_names(args.obs, OBSERVATIONS, "--obs")
+    budgets = parse_budgets(args.steps)
+    pig_frames = parse_budgets(args.pig_frames) if args.pig_frames.strip() else []
+    max_frames = parse_assignments(args.max_frames, "--max-frames")
+    known_agents = {f"{a}-{k}" for a in ALGOS for k in OBSERVATIONS}
+    if set(max_frames) - known_agents:
+        raise UserInputError(f"--max-frames: unknown agent {sorted(set(max_frames) - known_agents)}"
+                             f"; known: {', '.join(sorted(known_agents))}")
+    pig_models = [m.strip() for m in args.pig_models.split(",") if m.strip()]
+    env = make_env(args.env, {})
+    scene = env.unwrapped
+    for model in pig_models:  # fail before any long work
+        if model == "pretrained" and not (PRETRAINED_DIR / f"{scene.name}_control.pt").is_file():
+            raise UserInputError(f"no shipped control model for {scene.name}: drop "
+                                 "'pretrained' from --pig-models")
+        if model != "pretrained" and not Path(model).is_file():
+            raise UserInputError(f"--pig-models: no such checkpoint '{model}'")
+    if args.json and Path(args.json).is_dir():
+        raise UserInputError(f"--json '{args.json}' is a directory")
+    out_dir = Path(args.out or Path("runs") / "compare" / scene.name)
+    log = RowLog(out_dir, args.resume)
+    print(f"{'agent':<13}{'frames':>10}{'success':>9}{'return':>11}{'wall s':>9}", flush=True)
+    for row in log.rows:
+        _print_row(row)
+
+    def evaluate_once(key: dict, make_row):
+        if log.find(key) is None:
+            row = {**make_row(), "key": key}
+            log.add(row)
+            _print_row(row)
+
+    shared = {"episodes": args.episodes, "seed": args.seed}
+    if not args.no_oracle:
+        evaluate_once({"agent": "oracle", **shared}, lambda: mpc_row(
+            "oracle", OracleAgent(scene, planner=DEFAULT_PLANNER), env, args, 0, 0.0, "oracle"))
+    checkpoints = [(m, None) for m in pig_models] + [(None, n) for n in pig_frames]
+    for model_arg, frames in checkpoints:
+        def pig_row(model_arg=model_arg, frames=frames):
+            if frames is not None:
+                model_arg = str(train_pig_model(scene.name, frames, out_dir, args.seed,
+                                                args.quiet))
+            model, env_frames, label = load_learned(model_arg, scene.name, "cpu")
+            wall = float(torch.load(label, map_location="cpu", weights_only=True)
+                         .get("metadata", {}).get("wall_clock_s", 0.0) or 0.0)
+            return mpc_row("pig-mpc", ModelAgent(scene, model, planner=DEFAULT_PLANNER), env,
+                           args, env_frames, wall, label)
+
+        evaluate_once({"agent": "pig-mpc", "model": model_arg, "frames": frames, **shared},
+                      pig_row)
+    for algo in algos:
+        for kind in kinds:
+            cap = max_frames.get(f"{algo}-{kind}", float("inf"))
+            if [b for b in budgets if b <= cap]:
+                sb3_rows(algo, kind, [b for b in budgets if b <= cap], args, log, out_dir)
+
+    rows = [{k: v for k, v in r.items() if k != "key"} for r in log.rows
+            if r["key"].get("episodes") == args.episodes and r["key"].get("seed") == args.seed]
+    report = {
+        "rows": rows,
+        "frames_to_success": frames_to_success(rows, args.success_threshold),
+        "success_threshold": args.success_threshold,
+        "env": scene.name, "episodes": args.episodes, "seed": args.seed,
+        "steps": budgets, "planner": DEFAULT_PLANNER,
+        "hyperparameters": {f"{a}-{k}": {n: str(v) for n, v in HYPERPARAMS[(a, k)].items()}
+                            for a in algos for k in kinds},
+        "machine": f"{platform.node()} {platform.machine()} {platform.processor()}, "
+                   f"{os.cpu_count()} CPUs, torch {torch.__version__}",
+        "command": "python -m pig_control.compare " + " ".join(
+            shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
+    }
+    print("frames to reach success " f"{args.success_threshold:.0%}: " + ", ".join(
+        f"{a} {'not reached' if n is None else n}"
+        for a, n in report["frames_to_success"].items()))
+    if args.json:
+        write_json(args.json, report)
+        plot_path = args.plot or str(Path(args.json).with_suffix(".png"))
+    else:
+        plot_path = args.plot
+    if plot_path and rows:
+        plot(rows, plot_path, scene.name, args.success_threshold)
+        print(f"plot: {plot_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_main(main))
