@@ -183,15 +183,24 @@ class OracleAgent(Agent):
 class ModelAgent(Agent):
     """Plans on a learned PIG model from pixels.
 
-    Each step encodes the newest frame, keeps the positions of the last L frames (after reset
-    the first frame is repeated L times), estimates (positions, velocities) with
-    ``model.dynamics.initial`` and plans with the model's physics cell.
+    Each step encodes the newest frame and estimates (positions, velocities) at it with the
+    model's velocity estimator (``model.dynamics.initial``) from the positions of the last
+    ``estimate_frames`` frames and the actions applied between them, then plans with the
+    model's physics cell.
+
+    A model whose velocity estimator is the physics fit alone (``velocity_correction: false``)
+    can use any window: the fit is a moving-horizon estimate, and a longer window averages the
+    encoder's position noise over more frames (spring: 8 frames). After a reset it uses the
+    frames seen so far (one frame: at rest). A model with the learned MLP correction needs
+    exactly its ``input_steps`` frames; after a reset the first frame is repeated.
 
     Args:
         model: a :class:`pig_control.model.pig.PIGModel` with a physics cell.
+        estimate_frames: frames in the estimation window (None: the scene's default in
+            :data:`DEFAULTS`, else the model's ``input_steps``).
     """
 
-    def __init__(self, scene, model, **kwargs):
+    def __init__(self, scene, model, estimate_frames: int | None = None, **kwargs):
         if model.cell is None:
             raise UserInputError("this checkpoint is a black-box model; control needs a "
                                  "physics model (model.physics = spring, pendulum, ...)")
@@ -208,8 +217,21 @@ class ModelAgent(Agent):
                                  f"{scene.name} has {scene.n_objects}")
         device = kwargs.get("device", "cpu")
         self.model = model.to(device).eval()
-        self.history: deque[Tensor] = deque(maxlen=model.input_steps)
-        self.past_actions: deque[Tensor] = deque(maxlen=model.input_steps - 1)  # between frames
+        self.fixed_window = model.dynamics.velocity.net is not None
+        if self.fixed_window:
+            if estimate_frames not in (None, model.input_steps):
+                raise UserInputError(f"this model's velocity estimator has a learned correction "
+                                     f"for exactly {model.input_steps} frames; got "
+                                     f"estimate_frames={estimate_frames}")
+            window = model.input_steps
+        else:
+            default = DEFAULTS.get(scene.name, {}).get("estimate_frames", model.input_steps)
+            window = int(estimate_frames or default)
+            if window < 2:
+                raise UserInputError(f"estimate_frames must be at least 2, got {window}")
+        self.estimate_frames = window
+        self.history: deque[Tensor] = deque(maxlen=window)
+        self.past_actions: deque[Tensor] = deque(maxlen=window - 1)  # between the frames
         super().__init__(scene, CellDynamics(model.cell, device=device), **kwargs)
 
     def _encode(self, observation: np.ndarray) -> Tensor:
@@ -219,13 +241,15 @@ class ModelAgent(Agent):
 
     def observe_reset(self, observation):
         self.history.clear()
+        self.past_actions.clear()
         with torch.no_grad():
             first = self._encode(observation)
-        for _ in range(self.history.maxlen):
-            self.history.append(first)
-        self.past_actions.clear()
-        for _ in range(self.past_actions.maxlen):
-            self.past_actions.append(torch.zeros(self.scene.action_dim, device=self.device))
+        self.history.append(first)
+        if self.fixed_window:  # the learned correction needs a full window
+            zero = torch.zeros(self.scene.action_dim, device=self.device)
+            while len(self.history) < self.history.maxlen:
+                self.history.append(first)
+                self.past_actions.append(zero)
         self._fresh = True
 
     def record_action(self, action):
@@ -237,9 +261,12 @@ class ModelAgent(Agent):
         else:
             self.history.append(self._encode(observation))
         positions = torch.stack(list(self.history)).unsqueeze(0)  # (1, L, n, 2)
+        if positions.shape[1] == 1:
+            return torch.cat([positions[0, 0], torch.zeros_like(positions[0, 0])], -1)
         actions = None
         if getattr(self.model.config, "action_dim", 0):
-            actions = torch.stack(list(self.past_actions)).unsqueeze(0)  # (1, L - 1, d)
+            recent = list(self.past_actions)[-(positions.shape[1] - 1):]
+            actions = torch.stack(recent).unsqueeze(0)  # (1, L - 1, d)
         pos, vel = self.model.dynamics.initial(positions, actions)
         return torch.cat([pos[0], vel[0]], -1)
 
