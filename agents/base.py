@@ -125,6 +125,14 @@ def sample_colored_noise(shape: tuple[int, ...], filt: Tensor, horizon: int,
     return torch.fft.irfft(torch.view_as_complex(spec) * filt, n=horizon)
 
 
+def check_population(population: int, elites: int, iterations: int) -> None:
+    """The argument checks every sampling planner with elites shares (ValueError if bad)."""
+    if not 1 <= elites <= population:
+        raise ValueError(f"need 1 <= elites <= population, got {elites}, {population}")
+    if iterations < 1:
+        raise ValueError(f"iterations must be >= 1, got {iterations}")
+
+
 class Planner(abc.ABC):
     """Base class: optimise an open-loop action sequence of length ``horizon``.
 

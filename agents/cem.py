@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from agents.base import Bound, Callback, Cost, Dynamics, Planner
+from agents.base import Bound, Callback, Cost, Dynamics, Planner, check_population
 
 
 class CEMPlanner(Planner):
@@ -36,10 +36,7 @@ class CEMPlanner(Planner):
                  threads: int | None = 1) -> None:
         super().__init__(dynamics, cost, action_dim, horizon, low, high, seed=seed,
                          callback=callback, device=device, dtype=dtype, threads=threads)
-        if not 1 <= elites <= population:
-            raise ValueError(f"need 1 <= elites <= population, got {elites}, {population}")
-        if iterations < 1:
-            raise ValueError(f"iterations must be >= 1, got {iterations}")
+        check_population(population, elites, iterations)
         if not 0.0 <= alpha < 1.0:
             raise ValueError(f"alpha must be in [0, 1), got {alpha}")
         self.population, self.elites, self.iterations = population, elites, iterations

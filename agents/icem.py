@@ -13,6 +13,7 @@ from agents.base import (
     Cost,
     Dynamics,
     Planner,
+    check_population,
     colored_noise_filter,
     sample_colored_noise,
 )
@@ -58,10 +59,7 @@ class ICEMPlanner(Planner):
                  threads: int | None = 1) -> None:
         super().__init__(dynamics, cost, action_dim, horizon, low, high, seed=seed,
                          callback=callback, device=device, dtype=dtype, threads=threads)
-        if not 1 <= elites <= population:
-            raise ValueError(f"need 1 <= elites <= population, got {elites}, {population}")
-        if iterations < 1:
-            raise ValueError(f"iterations must be >= 1, got {iterations}")
+        check_population(population, elites, iterations)
         if beta < 0 or decay < 1 or not 0 <= keep_elites <= 1 or not 0 <= alpha < 1:
             raise ValueError("need beta >= 0, decay >= 1, 0 <= keep_elites <= 1, "
                              f"0 <= alpha < 1; got {beta}, {decay}, {keep_elites}, {alpha}")

@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from cli_helpers import run_entry
 from stable_baselines3.common.env_checker import check_env
 
 import envs
@@ -20,7 +21,6 @@ from agents.sb3 import (
     sb3_kwargs,
     state_features,
 )
-from pig_control.cli import run_main
 from pig_control.compare import frames_to_success, main
 
 ROW_KEYS = {"agent", "env_frames", "success_rate", "mean_return", "wall_s"}
@@ -31,13 +31,7 @@ def make(name: str):
 
 
 def run(capsys, argv: list[str]) -> tuple[int, str, str]:
-    threads = torch.get_num_threads()
-    try:
-        status = run_main(main, argv)
-    finally:
-        torch.set_num_threads(threads)
-    out = capsys.readouterr()
-    return status, out.out, out.err
+    return run_entry(main, capsys, argv)
 
 
 # --- observations -------------------------------------------------------------------------------

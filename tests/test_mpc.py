@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_helpers import run_entry
 
 import envs
 from pig_control.checkpoint import save_checkpoint
-from pig_control.cli import run_main
 from pig_control.config import Config, DataConfig, ModelConfig
 from pig_control.control.costs import BallGoalCost, PendulumCost, bob_angle
 from pig_control.control.dynamics import CellDynamics, latent_state, oracle_cell
@@ -45,13 +45,7 @@ def mpc(*args: str, planner: str = "icem") -> list[str]:
 
 
 def run(capsys, argv: list[str]) -> tuple[int, str, str]:
-    torch_threads = torch.get_num_threads()
-    try:
-        status = run_main(main, argv)
-    finally:
-        torch.set_num_threads(torch_threads)
-    out = capsys.readouterr()
-    return status, out.out, out.err
+    return run_entry(main, capsys, argv)
 
 
 # --- oracle dynamics ---------------------------------------------------------------------------
