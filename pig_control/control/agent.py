@@ -267,8 +267,13 @@ class ModelAgent(Agent):
         if getattr(self.model.config, "action_dim", 0):
             recent = list(self.past_actions)[-(positions.shape[1] - 1):]
             actions = torch.stack(recent).unsqueeze(0)  # (1, L - 1, d)
-        pos, vel = self.model.dynamics.initial(positions, actions)
+        # the model's velocity estimator, stepping with the planner's (lean) copy of the cell
+        pos, vel = self.model.dynamics.velocity(positions, self._step, actions)
         return torch.cat([pos[0], vel[0]], -1)
+
+    def _step(self, pos: Tensor, vel: Tensor, action: Tensor | None) -> tuple[Tensor, Tensor]:
+        state = self.dynamics(torch.cat([pos, vel], -1), action)
+        return state[..., :2], state[..., 2:]
 
     def goal_from_image(self, image):
         with torch.no_grad():
