@@ -15,8 +15,6 @@ writes ``benchmarks/results/dataset_speed.json``. Runs in well under a minute on
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import envs  # noqa: E402
-from pig_control.cli import write_json  # noqa: E402
+from pig_control.cli import machine_description, write_json  # noqa: E402
 from pig_control.data import generate_dataset  # noqa: E402
 
 SCENE = "spring"
@@ -57,22 +55,6 @@ def best_rate(run, frames: int, repeats: int) -> float:
         run()
         best = min(best, time.perf_counter() - started)
     return frames / best
-
-
-def machine() -> dict:
-    processor = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                processor = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    uname = platform.uname()
-    load = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
-    return {"processor": processor or uname.machine, "system": f"{uname.system} {uname.release}",
-            "machine": uname.machine, "cpu_count": os.cpu_count(), "load_average_1_5_15": load,
-            "python": platform.python_version(), "numpy": np.__version__}
 
 
 def main() -> int:
@@ -106,7 +88,7 @@ def main() -> int:
     rows = [("(a) original: 10x disk + resize, per frame", original, 1.0),
             ("(b) ours: render_states, batched", ours, ours / original),
             ("(c) ours: whole generation (physics + render)", generation, generation / original)]
-    info = machine()
+    info = machine_description()
     print(f"dataset generation speed, scene {SCENE} ({size}x{size}, "
           f"{scene.state_shape[0]} balls)")
     print(f"machine: {info['processor']}, {info['cpu_count']} CPUs, {info['system']}, "

@@ -34,8 +34,6 @@ Long runs can be resumed: rows and SB3 checkpoints go to ``--out`` as they are m
 from __future__ import annotations
 
 import json
-import os
-import platform
 import shlex
 import sys
 import time
@@ -45,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pig_control.cli import atomic_path, make_parser, run_main, write_json
+from pig_control.cli import atomic_path, machine_description, make_parser, run_main, write_json
 from pig_control.errors import UserInputError
 from pig_control.mpc import (
     PRETRAINED_DIR,
@@ -335,8 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "steps": budgets, "planner": DEFAULT_PLANNER,
         "hyperparameters": {f"{a}-{k}": {n: str(v) for n, v in HYPERPARAMS[(a, k)].items()}
                             for a in algos for k in kinds},
-        "machine": f"{platform.node()} {platform.machine()} {platform.processor()}, "
-                   f"{os.cpu_count()} CPUs, torch {torch.__version__}",
+        "machine": machine_description(),
         "command": "python -m pig_control.compare " + " ".join(
             shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
     }

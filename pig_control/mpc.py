@@ -28,8 +28,6 @@ return, steps, ms_per_step).
 from __future__ import annotations
 
 import math
-import os
-import platform
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,7 +36,7 @@ import numpy as np
 import torch
 import yaml
 
-from pig_control.cli import make_parser, run_main, write_json
+from pig_control.cli import machine_description, make_parser, run_main, write_json
 from pig_control.errors import UserInputError
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
@@ -263,8 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "env_params": env_params,
         "set_params": set_params,
         "model_params": (agent.cell.params if oracle else dict(agent.model.params)),
-        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
-                   f"torch {torch.__version__}",
+        "machine": machine_description(),
         "episodes": results,
     }
     print(f"{'env':<14}{'model':<12}{'planner':<9}{'episodes':>9}{'success':>9}"
