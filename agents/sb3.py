@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import configure
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 from torch import nn
@@ -191,12 +192,13 @@ class Baseline:
         budget: the largest number of env frames it will be trained for (sizes PPO's rollout
             and SAC's buffer).
         seed: seeds SB3 and the training envs (env i of the vector gets ``seed + i``).
-        tensorboard_log: a folder for SB3's TensorBoard logs (None: no logs).
+        log_dir: a folder for SB3's training logs: ``progress.csv`` always, TensorBoard event
+            files too when ``tensorboard`` is installed (None: no logs).
         frames: frames stacked in pixel observations.
     """
 
     def __init__(self, algo: str, kind: str, make_env: Callable[[], gym.Env], budget: int,
-                 seed: int = 0, tensorboard_log: str | None = None, frames: int = 2):
+                 seed: int = 0, log_dir: str | Path | None = None, frames: int = 2):
         if algo not in ALGOS:
             raise ValueError(f"unknown algorithm '{algo}'; known: {', '.join(ALGOS)}")
         if kind not in OBSERVATIONS:
@@ -215,14 +217,14 @@ class Baseline:
         self.vec = VecNormalize(vec, norm_obs=False, norm_reward=True) if normalize else vec
         policy = "CnnPolicy" if kind == "pixels" else "MlpPolicy"
         cls = PPO if algo == "ppo" else SAC
-        if tensorboard_log is not None:
-            try:
-                import tensorboard  # noqa: F401
-            except ImportError:
-                tensorboard_log = None
-        self.model = cls(policy, self.vec, seed=seed, verbose=0, device="cpu",
-                         tensorboard_log=tensorboard_log, **kwargs)
+        self.model = cls(policy, self.vec, seed=seed, verbose=0, device="cpu", **kwargs)
+        self.log_dir = log_dir
+        self._set_logger()
         self.train_seconds = 0.0
+
+    def _set_logger(self) -> None:
+        if self.log_dir is not None:
+            self.model.set_logger(configure(str(self.log_dir), ["csv", *_tensorboard()]))
 
     @property
     def name(self) -> str:
@@ -285,6 +287,7 @@ class Baseline:
         path = Path(path)
         cls = type(self.model)
         self.model = cls.load(path, env=self.vec, device="cpu")
+        self._set_logger()
         with np.load(path.with_suffix(".stats.npz")) as stats:
             self.train_seconds = float(stats["train_seconds"])
             if hasattr(self.vec, "ret_rms") and "mean" in stats:
@@ -313,6 +316,15 @@ class _ProgressCallback(BaseCallback):
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def _tensorboard() -> list[str]:
+    """``["tensorboard"]`` when the tensorboard package is installed, else nothing."""
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        return []
+    return ["tensorboard"]
 
 
 def parse_budgets(text: str) -> list[int]:

@@ -134,7 +134,7 @@ def sb3_rows(algo: str, kind: str, budgets: list[int], args, log: RowLog,
     name = f"{algo}-{kind}"
     baseline = Baseline(algo, kind, new_env, budget=budgets[-1],
                         seed=args.seed + TRAIN_SEED_OFFSET,
-                        tensorboard_log=str(out_dir / "tensorboard"))
+                        log_dir=out_dir / f"{algo}-{kind}" / "logs")
     agent_dir = out_dir / name
     agent_dir.mkdir(parents=True, exist_ok=True)
     for budget in budgets:
@@ -244,7 +244,8 @@ def build_parser():
     parser.add_argument("--no-oracle", action="store_true", help="skip the oracle row")
     parser.add_argument("--success-threshold", type=float, default=0.9)
     parser.add_argument("--out", default=None, metavar="DIR",
-                        help="rows, SB3 checkpoints and TensorBoard logs (default "
+                        help="rows, SB3 checkpoints and training logs (progress.csv; TensorBoard "
+                        "when installed) (default "
                         "runs/compare/ENV)")
     parser.add_argument("--resume", action="store_true",
                         help="reuse finished rows in --out and continue SB3 agents from their "

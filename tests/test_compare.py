@@ -143,6 +143,7 @@ def test_tiny_comparison_end_to_end_and_resume(tmp_path, capsys):
     assert set(result["frames_to_success"]) == set(agents)
     assert report.with_suffix(".png").stat().st_size > 0
     assert (out / "ppo-state" / "frames_128.zip").exists()
+    assert "time/total_timesteps" in (out / "ppo-state" / "logs" / "progress.csv").read_text()
     # resume: every row is reused, nothing is trained or evaluated again
     status, stdout, err = run(capsys, [*argv, "--resume"])
     assert status == 0, err
