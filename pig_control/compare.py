@@ -101,9 +101,12 @@ def mpc_row(agent_name: str, agent, env, args, env_frames: int, wall_s: float,
 
 
 def train_pig_model(env_name: str, frames: int, out_dir: Path, seed: int,
-                    quiet: bool) -> Path:
+                    quiet: bool, resume: bool) -> Path:
     """Collect about ``frames`` frames of coloured-noise rollouts and train a control model with
-    the shipped recipe (``configs/ENV_control.yaml``); resumes an interrupted training."""
+    the shipped recipe (``configs/ENV_control.yaml``) in ``out_dir/pig_FRAMES``; with
+    ``resume``, reuse its rollouts and continue its training, else start that folder afresh."""
+    import shutil
+
     from pig_control.data.__main__ import main as data_main
     from pig_control.train import main as train_main
 
@@ -111,6 +114,8 @@ def train_pig_model(env_name: str, frames: int, out_dir: Path, seed: int,
     steps = scene.max_episode_steps
     episodes = max(1, round(frames / (steps + 1)))
     run_dir = out_dir / f"pig_{frames}"
+    if not resume and run_dir.exists():
+        shutil.rmtree(run_dir)
     data = run_dir / "rollouts.npz"
     if not data.exists():
         data_main(["rollouts", env_name, "--episodes", str(episodes), "--steps", str(steps),
@@ -309,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         def pig_row(model_arg=model_arg, frames=frames):
             if frames is not None:
                 model_arg = str(train_pig_model(scene.name, frames, out_dir, args.seed,
-                                                args.quiet))
+                                                args.quiet, args.resume))
             model, env_frames, label = load_learned(model_arg, scene.name, "cpu")
             wall = float(torch.load(label, map_location="cpu", weights_only=True)
                          .get("metadata", {}).get("wall_clock_s", 0.0) or 0.0)
