@@ -130,6 +130,22 @@ class GoalObservation(gym.Wrapper):
         return np.concatenate([state_features(self.scene, info["state"]), self._goal])
 
 
+class WholeBudgetLinear:
+    """zoo's ``lin_X`` over a whole budget trained in several ``learn`` calls.
+
+    SB3 passes ``progress_remaining = 1 - n / call_end`` (``n`` frames so far, ``call_end`` the
+    frames the current call trains to), which would restart the decay at every evaluation
+    budget; this maps it back to ``X * (1 - n / budget)``. Plain numbers only, so SB3 can save it.
+    """
+
+    def __init__(self, start: float, budget: int, call_end: int):
+        self.start, self.budget, self.call_end = start, budget, call_end
+
+    def __call__(self, progress_remaining: float) -> float:
+        frames = (1.0 - progress_remaining) * self.call_end
+        return self.start * max(0.0, 1.0 - frames / self.budget)
+
+
 class SmallCNN(BaseFeaturesExtractor):
     """Features of small frames (32-64 px): three 3x3 convolutions (16, 32 and 32 channels,
     strides 2, 2, 1, ReLU) and a linear layer to ``features_dim``; channels first (SB3 transposes
@@ -192,8 +208,9 @@ class Baseline:
         budget: the largest number of env frames it will be trained for (sizes PPO's rollout
             and SAC's buffer).
         seed: seeds SB3 and the training envs (env i of the vector gets ``seed + i``).
-        log_dir: a folder for SB3's training logs: ``progress.csv`` always, TensorBoard event
-            files too when ``tensorboard`` is installed (None: no logs).
+        log_dir: a folder for SB3's training logs, one subfolder per training call:
+            ``progress.csv`` always, TensorBoard event files too when ``tensorboard`` is
+            installed (None: no logs).
         frames: frames stacked in pixel observations.
     """
 
@@ -218,13 +235,18 @@ class Baseline:
         policy = "CnnPolicy" if kind == "pixels" else "MlpPolicy"
         cls = PPO if algo == "ppo" else SAC
         self.model = cls(policy, self.vec, seed=seed, verbose=0, device="cpu", **kwargs)
+        self.budget = budget
+        self.sizing = {k: kwargs[k] for k in ("n_steps", "batch_size", "buffer_size")
+                       if k in kwargs}
+        self.learning_rate = HYPERPARAMS[(algo, kind)]["learning_rate"]
         self.log_dir = log_dir
-        self._set_logger()
         self.train_seconds = 0.0
 
-    def _set_logger(self) -> None:
-        if self.log_dir is not None:
-            self.model.set_logger(configure(str(self.log_dir), ["csv", *_tensorboard()]))
+    def _anchor_schedule(self, call_end: int | None = None) -> None:
+        """zoo's ``lin_X`` decays over the whole budget (see :class:`WholeBudgetLinear`)."""
+        if isinstance(self.learning_rate, str) and self.learning_rate.startswith("lin_"):
+            self.model.lr_schedule = WholeBudgetLinear(float(self.learning_rate[4:]),
+                                                       self.budget, call_end or self.budget)
 
     @property
     def name(self) -> str:
@@ -241,6 +263,10 @@ class Baseline:
             return
         start = time.perf_counter()
         callback = _ProgressCallback(env_frames, f"{self.name} frames") if progress else None
+        self._anchor_schedule(call_end=env_frames)
+        if self.log_dir is not None:  # one folder per call: SB3's CSV logger truncates its file
+            folder = Path(self.log_dir) / f"frames_{self.frames_seen}_{env_frames}"
+            self.model.set_logger(configure(str(folder), ["csv", *_tensorboard()]))
         self.model.learn(remaining, callback=callback, reset_num_timesteps=False,
                          tb_log_name=self.name, progress_bar=False)
         if callback is not None:
@@ -274,20 +300,29 @@ class Baseline:
         """The SB3 zip (weights and counters) plus the reward normaliser's running statistics
         (a small ``.npz``; no pickles). SAC's replay buffer is not saved."""
         path = Path(path)
-        self.model.save(path)
         stats = {"train_seconds": np.array(self.train_seconds)}
         if hasattr(self.vec, "ret_rms"):
             rms = self.vec.ret_rms
             stats.update(mean=np.asarray(rms.mean), var=np.asarray(rms.var),
                          count=np.array(rms.count))
-        np.savez(path.with_suffix(".stats.npz"), **stats)
+        # statistics first, the zip last, each written whole then renamed: a run killed while
+        # saving leaves no zip that resume would pick up
+        with open(path.with_suffix(".stats.npz.tmp"), "wb") as handle:
+            np.savez(handle, **stats)
+        path.with_suffix(".stats.npz.tmp").replace(path.with_suffix(".stats.npz"))
+        self.model.save(path.with_suffix(".tmp.zip"))
+        path.with_suffix(".tmp.zip").replace(path)
 
     def load(self, path: str | Path) -> None:
         """Restore what :meth:`save` wrote (the env and hyperparameters are this object's)."""
+        import zipfile
+
         path = Path(path)
         cls = type(self.model)
-        self.model = cls.load(path, env=self.vec, device="cpu")
-        self._set_logger()
+        try:  # this object's rollout and buffer sizes, not those the file was saved with
+            self.model = cls.load(path, env=self.vec, device="cpu", **self.sizing)
+        except (zipfile.BadZipFile, KeyError, RuntimeError, ValueError) as error:
+            raise ValueError(f"cannot load the baseline checkpoint '{path}': {error}") from None
         with np.load(path.with_suffix(".stats.npz")) as stats:
             self.train_seconds = float(stats["train_seconds"])
             if hasattr(self.vec, "ret_rms") and "mean" in stats:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -105,8 +106,6 @@ def train_pig_model(env_name: str, frames: int, out_dir: Path, seed: int,
     """Collect about ``frames`` frames of coloured-noise rollouts and train a control model with
     the shipped recipe (``configs/ENV_control.yaml``) in ``out_dir/pig_FRAMES``; with
     ``resume``, reuse its rollouts and continue its training, else start that folder afresh."""
-    import shutil
-
     from pig_control.data.__main__ import main as data_main
     from pig_control.train import main as train_main
 
@@ -129,7 +128,7 @@ def train_pig_model(env_name: str, frames: int, out_dir: Path, seed: int,
 
 
 def sb3_rows(algo: str, kind: str, budgets: list[int], args, log: RowLog,
-             out_dir: Path) -> None:
+             out_dir: Path, wanted: list[dict]) -> None:
     """Train one SB3 agent through every budget, evaluating (and saving) at each."""
     from agents.sb3 import Baseline
 
@@ -141,9 +140,13 @@ def sb3_rows(algo: str, kind: str, budgets: list[int], args, log: RowLog,
                         seed=args.seed + TRAIN_SEED_OFFSET,
                         log_dir=out_dir / f"{algo}-{kind}" / "logs")
     agent_dir = out_dir / name
+    if not args.resume and agent_dir.exists():
+        shutil.rmtree(agent_dir)  # a fresh run: no checkpoint of an earlier one may be resumed
     agent_dir.mkdir(parents=True, exist_ok=True)
     for budget in budgets:
-        key = {"agent": name, "budget": budget, "episodes": args.episodes, "seed": args.seed}
+        key = {"agent": name, "budget": budget, "episodes": args.episodes, "seed": args.seed,
+               "env": args.env}
+        wanted.append(key)
         if log.find(key) is not None:
             continue
         saved = sorted((int(p.stem.split("_")[1]), p) for p in agent_dir.glob("frames_*.zip"))
@@ -151,8 +154,9 @@ def sb3_rows(algo: str, kind: str, budgets: list[int], args, log: RowLog,
         if args.resume and saved:
             baseline.load(saved[-1][1])
         baseline.train_to(budget, progress=not args.quiet)
-        if any(r["agent"] == name and r["env_frames"] == baseline.frames_seen
-               for r in log.rows):
+        if any(r["key"].get("agent") == name and r["key"].get("episodes") == args.episodes
+               and r["key"].get("seed") == args.seed and r["key"].get("env") == args.env
+               and r["env_frames"] == baseline.frames_seen for r in log.rows):
             continue  # one PPO rollout overshot this budget and the previous row has it
         baseline.save(agent_dir / f"frames_{budget}.zip")
         start = time.perf_counter()
@@ -299,13 +303,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     for row in log.rows:
         _print_row(row)
 
+    wanted: list[dict] = []  # the rows this run asks for (found in the log or made now)
+
     def evaluate_once(key: dict, make_row):
+        wanted.append(key)
         if log.find(key) is None:
             row = {**make_row(), "key": key}
             log.add(row)
             _print_row(row)
 
-    shared = {"episodes": args.episodes, "seed": args.seed}
+    shared = {"episodes": args.episodes, "seed": args.seed, "env": args.env}
     if not args.no_oracle:
         evaluate_once({"agent": "oracle", **shared}, lambda: mpc_row(
             "oracle", OracleAgent(scene, planner=DEFAULT_PLANNER), env, args, 0, 0.0, "oracle"))
@@ -327,10 +334,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for kind in kinds:
             cap = max_frames.get(f"{algo}-{kind}", float("inf"))
             if [b for b in budgets if b <= cap]:
-                sb3_rows(algo, kind, [b for b in budgets if b <= cap], args, log, out_dir)
+                sb3_rows(algo, kind, [b for b in budgets if b <= cap], args, log, out_dir,
+                         wanted)
 
-    rows = [{k: v for k, v in r.items() if k != "key"} for r in log.rows
-            if r["key"].get("episodes") == args.episodes and r["key"].get("seed") == args.seed]
+    rows = [{k: v for k, v in r.items() if k != "key"} for r in log.rows if r["key"] in wanted]
     report = {
         "rows": rows,
         "frames_to_success": frames_to_success(rows, args.success_threshold),

@@ -16,6 +16,7 @@ import envs
 from agents.sb3 import (
     Baseline,
     GoalObservation,
+    WholeBudgetLinear,
     parse_budgets,
     parse_names,
     sb3_kwargs,
@@ -124,6 +125,32 @@ def test_baseline_trains_saves_and_loads_the_same_policy(tmp_path):
     assert [r["seed"] for r in results] == [5, 6] and all(r["steps"] == 3 for r in results)
 
 
+def test_linear_learning_rate_decays_over_the_whole_budget():
+    schedule = WholeBudgetLinear(1e-4, budget=4096, call_end=4096)
+    assert schedule(1.0) == pytest.approx(1e-4) and schedule(0.0) == pytest.approx(0.0)
+    # a second learn call, from 1,024 to 2,048 frames: SB3 reports progress 0.5 at its start
+    schedule = WholeBudgetLinear(1e-4, budget=4096, call_end=2048)
+    assert schedule(0.5) == pytest.approx(0.75e-4)
+    assert schedule(0.0) == pytest.approx(0.5e-4)
+
+
+def test_loading_keeps_this_runs_rollout_size(tmp_path):
+    small = Baseline("ppo", "state", lambda: make("spring"), budget=256, seed=0)
+    assert small.model.n_steps == 64
+    small.save(tmp_path / "ppo.zip")
+    large = Baseline("ppo", "state", lambda: make("spring"), budget=10**6, seed=0)
+    large.load(tmp_path / "ppo.zip")
+    assert large.model.n_steps == 1024
+
+
+def test_a_corrupt_baseline_checkpoint_is_a_clear_error(tmp_path):
+    baseline = Baseline("sac", "state", lambda: make("spring"), budget=200, seed=0)
+    baseline.save(tmp_path / "sac.zip")
+    (tmp_path / "sac.zip").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="cannot load the baseline checkpoint"):
+        baseline.load(tmp_path / "sac.zip")
+
+
 # --- the command line ---------------------------------------------------------------------------
 def test_tiny_comparison_end_to_end_and_resume(tmp_path, capsys):
     out, report = tmp_path / "run", tmp_path / "compare.json"
@@ -143,7 +170,8 @@ def test_tiny_comparison_end_to_end_and_resume(tmp_path, capsys):
     assert set(result["frames_to_success"]) == set(agents)
     assert report.with_suffix(".png").stat().st_size > 0
     assert (out / "ppo-state" / "frames_128.zip").exists()
-    assert "time/total_timesteps" in (out / "ppo-state" / "logs" / "progress.csv").read_text()
+    log = out / "ppo-state" / "logs" / "frames_0_128" / "progress.csv"
+    assert "time/total_timesteps" in log.read_text()
     # resume: every row is reused, nothing is trained or evaluated again
     status, stdout, err = run(capsys, [*argv, "--resume"])
     assert status == 0, err
