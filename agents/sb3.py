@@ -297,8 +297,9 @@ class Baseline:
         return results
 
     def save(self, path: str | Path) -> None:
-        """The SB3 zip (weights and counters) plus the reward normaliser's running statistics
-        (a small ``.npz``; no pickles). SAC's replay buffer is not saved."""
+        """The SB3 zip (weights and counters; SB3's format, which stores spaces and schedules
+        with cloudpickle) plus the reward normaliser's running statistics as a small ``.npz``
+        (not VecNormalize's pickle). SAC's replay buffer is not saved."""
         path = Path(path)
         stats = {"train_seconds": np.array(self.train_seconds)}
         if hasattr(self.vec, "ret_rms"):
