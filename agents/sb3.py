@@ -167,14 +167,6 @@ class SmallCNN(BaseFeaturesExtractor):
         return self.linear(self.cnn(observations))
 
 
-def _linear_schedule(spec):
-    """zoo's ``lin_X``: X decaying linearly to 0 over training; numbers pass through."""
-    if isinstance(spec, str) and spec.startswith("lin_"):
-        start = float(spec[4:])
-        return lambda progress_remaining: progress_remaining * start
-    return spec
-
-
 def sb3_kwargs(algo: str, kind: str, budget: int) -> tuple[int, bool, dict]:
     """(n_envs, normalize_reward, keyword arguments for the SB3 constructor).
 
@@ -194,7 +186,9 @@ def sb3_kwargs(algo: str, kind: str, budget: int) -> tuple[int, bool, dict]:
         params["batch_size"] = min(params.get("batch_size", 64), n_steps * n_envs)
     else:
         params["buffer_size"] = int(min(max(budget, 1000), 1_000_000))
-    params = {k: _linear_schedule(v) for k, v in params.items()}
+    rate = params["learning_rate"]
+    if isinstance(rate, str) and rate.startswith("lin_"):  # zoo's lin_X
+        params["learning_rate"] = WholeBudgetLinear(float(rate[4:]), budget, budget)
     return n_envs, normalize, dict(params, policy_kwargs=policy_kwargs)
 
 
@@ -238,15 +232,8 @@ class Baseline:
         self.budget = budget
         self.sizing = {k: kwargs[k] for k in ("n_steps", "batch_size", "buffer_size")
                        if k in kwargs}
-        self.learning_rate = HYPERPARAMS[(algo, kind)]["learning_rate"]
         self.log_dir = log_dir
         self.train_seconds = 0.0
-
-    def _anchor_schedule(self, call_end: int | None = None) -> None:
-        """zoo's ``lin_X`` decays over the whole budget (see :class:`WholeBudgetLinear`)."""
-        if isinstance(self.learning_rate, str) and self.learning_rate.startswith("lin_"):
-            self.model.lr_schedule = WholeBudgetLinear(float(self.learning_rate[4:]),
-                                                       self.budget, call_end or self.budget)
 
     @property
     def name(self) -> str:
@@ -263,7 +250,9 @@ class Baseline:
             return
         start = time.perf_counter()
         callback = _ProgressCallback(env_frames, f"{self.name} frames") if progress else None
-        self._anchor_schedule(call_end=env_frames)
+        rate = self.model.learning_rate
+        if isinstance(rate, WholeBudgetLinear):  # SB3 measures progress within this call only
+            self.model.lr_schedule = WholeBudgetLinear(rate.start, rate.budget, env_frames)
         if self.log_dir is not None:  # one folder per call: SB3's CSV logger truncates its file
             folder = Path(self.log_dir) / f"frames_{self.frames_seen}_{env_frames}"
             self.model.set_logger(configure(str(folder), ["csv", *_tensorboard()]))

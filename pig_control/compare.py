@@ -41,7 +41,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from pig_control.cli import atomic_path, machine_description, make_parser, run_main, write_json
@@ -76,9 +75,12 @@ class RowLog:
         elif self.path.exists():
             self.path.unlink()
 
+    def matching(self, key: dict) -> list[dict]:
+        """Rows whose key holds every item of ``key`` (a partial key matches many)."""
+        return [r for r in self.rows if all(r["key"].get(k) == v for k, v in key.items())]
+
     def find(self, key: dict) -> dict | None:
-        return next((r for r in self.rows
-                     if all(r.get("key", {}).get(k) == v for k, v in key.items())), None)
+        return next(iter(self.matching(key)), None)
 
     def add(self, row: dict) -> None:
         self.rows.append(row)
@@ -101,16 +103,15 @@ def mpc_row(agent_name: str, agent, env, args, env_frames: int, wall_s: float,
             "wall_s": wall_s, "eval_s": time.perf_counter() - start, "model": model}
 
 
-def train_pig_model(env_name: str, frames: int, out_dir: Path, seed: int,
-                    quiet: bool, resume: bool) -> Path:
+def train_pig_model(scene, frames: int, out_dir: Path, seed: int, quiet: bool,
+                    resume: bool) -> Path:
     """Collect about ``frames`` frames of coloured-noise rollouts and train a control model with
     the shipped recipe (``configs/ENV_control.yaml``) in ``out_dir/pig_FRAMES``; with
     ``resume``, reuse its rollouts and continue its training, else start that folder afresh."""
     from pig_control.data.__main__ import main as data_main
     from pig_control.train import main as train_main
 
-    scene = make_env(env_name, {}).unwrapped
-    steps = scene.max_episode_steps
+    env_name, steps = scene.name, scene.max_episode_steps
     episodes = max(1, round(frames / (steps + 1)))
     run_dir = out_dir / f"pig_{frames}"
     if not resume and run_dir.exists():
@@ -136,16 +137,15 @@ def sb3_rows(algo: str, kind: str, budgets: list[int], args, log: RowLog,
         return make_env(args.env, {})
 
     name = f"{algo}-{kind}"
-    baseline = Baseline(algo, kind, new_env, budget=budgets[-1],
-                        seed=args.seed + TRAIN_SEED_OFFSET,
-                        log_dir=out_dir / f"{algo}-{kind}" / "logs")
     agent_dir = out_dir / name
     if not args.resume and agent_dir.exists():
         shutil.rmtree(agent_dir)  # a fresh run: no checkpoint of an earlier one may be resumed
     agent_dir.mkdir(parents=True, exist_ok=True)
+    baseline = Baseline(algo, kind, new_env, budget=budgets[-1],
+                        seed=args.seed + TRAIN_SEED_OFFSET, log_dir=agent_dir / "logs")
+    settings = {"agent": name, "episodes": args.episodes, "seed": args.seed, "env": args.env}
     for budget in budgets:
-        key = {"agent": name, "budget": budget, "episodes": args.episodes, "seed": args.seed,
-               "env": args.env}
+        key = {**settings, "budget": budget}
         wanted.append(key)
         if log.find(key) is not None:
             continue
@@ -154,25 +154,16 @@ def sb3_rows(algo: str, kind: str, budgets: list[int], args, log: RowLog,
         if args.resume and saved:
             baseline.load(saved[-1][1])
         baseline.train_to(budget, progress=not args.quiet)
-        if any(r["key"].get("agent") == name and r["key"].get("episodes") == args.episodes
-               and r["key"].get("seed") == args.seed and r["key"].get("env") == args.env
-               and r["env_frames"] == baseline.frames_seen for r in log.rows):
+        if any(r["env_frames"] == baseline.frames_seen for r in log.matching(settings)):
             continue  # one PPO rollout overshot this budget and the previous row has it
         baseline.save(agent_dir / f"frames_{budget}.zip")
         start = time.perf_counter()
         results = baseline.evaluate(args.episodes, args.seed)
-        row = {"agent": name, "env_frames": baseline.frames_seen,
-               **{k: v for k, v in summarize_sb3(results).items()},
+        row = {"agent": name, "env_frames": baseline.frames_seen, **summarize(results),
                "wall_s": baseline.train_seconds, "eval_s": time.perf_counter() - start,
                "key": key}
         log.add(row)
         _print_row(row)
-
-
-def summarize_sb3(results: list[dict]) -> dict:
-    return {"success_rate": float(np.mean([r["success"] for r in results])),
-            "mean_final_distance": float(np.mean([r["final_distance"] for r in results])),
-            "mean_return": float(np.mean([r["return"] for r in results]))}
 
 
 def frames_to_success(rows: list[dict], threshold: float) -> dict:
@@ -320,13 +311,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for model_arg, frames in checkpoints:
         def pig_row(model_arg=model_arg, frames=frames):
             if frames is not None:
-                model_arg = str(train_pig_model(scene.name, frames, out_dir, args.seed,
+                model_arg = str(train_pig_model(scene, frames, out_dir, args.seed,
                                                 args.quiet, args.resume))
-            model, env_frames, label = load_learned(model_arg, scene.name, "cpu")
-            wall = float(torch.load(label, map_location="cpu", weights_only=True)
-                         .get("metadata", {}).get("wall_clock_s", 0.0) or 0.0)
+            model, metadata, label = load_learned(model_arg, scene.name, "cpu")
             return mpc_row("pig-mpc", ModelAgent(scene, model, planner=DEFAULT_PLANNER), env,
-                           args, env_frames, wall, label)
+                           args, int(metadata.get("env_frames", 0) or 0),
+                           float(metadata.get("wall_clock_s", 0.0) or 0.0), label)
 
         evaluate_once({"agent": "pig-mpc", "model": model_arg, "frames": frames, **shared},
                       pig_row)

@@ -86,7 +86,8 @@ def make_env(name: str, env_params: dict, max_episode_steps: int | None = None):
 
 
 def load_learned(model_arg: str, env_name: str, device: str):
-    """(model, env_frames, label) for ``pretrained`` or a checkpoint path."""
+    """(model, metadata, label) for ``pretrained`` or a checkpoint path; metadata is the
+    checkpoint's (``env_frames``, ``wall_clock_s``, ``command``, ...)."""
     from pig_control.checkpoint import load_model
 
     if model_arg == "pretrained":
@@ -97,8 +98,7 @@ def load_learned(model_arg: str, env_name: str, device: str):
     else:
         path = Path(model_arg)
     model, payload = load_model(path, device)
-    env_frames = int((payload.get("metadata") or {}).get("env_frames", 0) or 0)
-    return model, env_frames, str(path)
+    return model, payload.get("metadata") or {}, str(path)
 
 
 def run_episodes(env, agent, episodes: int, seed: int, max_steps: int, goal_from: str,
@@ -146,13 +146,16 @@ def _video_frame(observation: np.ndarray, goal: np.ndarray, plan: np.ndarray,
 
 
 def summarize(results: list[dict]) -> dict:
-    return {
+    """Means over episodes, and the median ``ms_per_step`` where episodes record one."""
+    summary = {
         "success_rate": float(np.mean([r["success"] for r in results])),
         "mean_final_distance": float(np.mean([r["final_distance"] for r in results])),
         "mean_return": float(np.mean([r["return"] for r in results])),
-        "ms_per_step": float(statistics.median(
-            [r["ms_per_step"] for r in results])) if results else float("nan"),
     }
+    if all("ms_per_step" in r for r in results):
+        summary["ms_per_step"] = float(statistics.median(
+            r["ms_per_step"] for r in results)) if results else float("nan")
+    return summary
 
 
 def build_parser():
@@ -232,7 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         goal_from, env_frames, model_label = "coords", 0, "oracle"
         agent = OracleAgent(scene, set_params=set_params, **common)
     else:
-        model, env_frames, model_label = load_learned(args.model, scene.name, args.device)
+        model, metadata, model_label = load_learned(args.model, scene.name, args.device)
+        env_frames = int(metadata.get("env_frames", 0) or 0)
         if set_params and model.cell is None:
             raise UserInputError("--set-param: a black-box model has no physical parameters")
         for name, value in set_params.items():
