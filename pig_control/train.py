@@ -259,13 +259,15 @@ class Trainer:
             group["lr"] = group["base_lr"] / decay
 
     def _clip_gradients(self, phase: str) -> None:
-        """Element-wise clip to [-clip, clip] (the paper's), except the physical parameters in
-        the dynamics phase: the trajectory fit is a smooth least-squares problem, and clipping
-        its oscillating gradient moved the fixed point (gravity's g settled 4 % low)."""
-        clip = self.config.training.clip
-        if clip <= 0:
+        """Element-wise clip to [-clip, clip] (the paper's); in the dynamics phase the physical
+        parameters only with ``training.clip_physics`` (see :class:`TrainingConfig`)."""
+        t = self.config.training
+        if t.clip <= 0:
             return
-        exempt = {id(p) for p in self.model.physics_parameters()} if phase == "dynamics" else set()
+        clip = t.clip
+        exempt = set()
+        if phase == "dynamics" and not t.clip_physics:
+            exempt = {id(p) for p in self.model.physics_parameters()}
         for group in self.optimizer.param_groups:
             for p in group["params"]:
                 if p.grad is not None and id(p) not in exempt:
