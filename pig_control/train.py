@@ -264,14 +264,13 @@ class Trainer:
         t = self.config.training
         if t.clip <= 0:
             return
-        clip = t.clip
         exempt = set()
         if phase == "dynamics" and not t.clip_physics:
             exempt = {id(p) for p in self.model.physics_parameters()}
         for group in self.optimizer.param_groups:
             for p in group["params"]:
                 if p.grad is not None and id(p) not in exempt:
-                    p.grad.clamp_(-clip, clip)
+                    p.grad.clamp_(-t.clip, t.clip)
 
     def train_step(self) -> dict:
         """One optimiser step of the current phase; returns the losses as floats."""

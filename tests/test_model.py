@@ -254,12 +254,10 @@ def test_shipped_model_decode_then_encode_returns_the_positions(scene):
 @pytest.mark.parametrize("scene", SHIPPED_SCENES)
 def test_shipped_model_has_its_parameters_within_5_percent_and_its_provenance(scene):
     from pig_control.checkpoint import load_checkpoint
-    from pig_control.data import generate_dataset
 
     payload = load_checkpoint(shipped(scene))
     assert {"command", "seed", "data", "wall_clock_s", "code"} <= set(payload["metadata"])
-    truth = generate_dataset(scene, n_train=1, n_valid=0, n_test=0, seq_len=2,
-                             progress=False)["params"]
+    truth = envs.make_scene(scene, actuated=False).params
     for name, learned in payload["params"].items():
         assert learned == pytest.approx(truth[name], rel=0.05), name
 
