@@ -99,6 +99,9 @@ class TrainingConfig:
         identify_sequences: training sequences whose encoded trajectories the physical
             parameters are fitted to in phase 2 (pig_control/identify.py).
         identify_frames: frames per fitted trajectory chunk.
+        identify_warmup: dynamics steps over which the fitted horizon grows from 3 frames to
+            whole chunks (pig_control/identify.py: a fit over whole chunks from the start can
+            lock onto a wrong oscillation frequency or a collapsed spring; 0 = whole chunks).
         encode_sequences: training sequences encoded for phase 2; the velocity estimator
             learns from windows of all of them, the trajectory fit uses the first
             ``identify_sequences``.
@@ -119,8 +122,8 @@ class TrainingConfig:
             owns an equal share of each frame's foreground.
         clip: element-wise gradient clip (the paper: 1.0; 0 = off).
         clip_physics: clip the physical parameters' gradients in the dynamics phase too (the
-            paper's recipe, and how the shipped spring models were trained). Off for gravity and
-            the digits: the trajectory fit's gradient oscillates and the clipped oscillation has
+            paper's clip, and how the shipped control models were trained). Off in the scene
+            configs: the trajectory fit's gradient oscillates and the clipped oscillation has
             another fixed point (g settled 4 % low; the digits' k went to 32.8).
         log_every: steps between CSV rows.
         checkpoint_every: steps between checkpoints.
@@ -134,6 +137,7 @@ class TrainingConfig:
     autoencoder_frames: int = 64
     identify_sequences: int = 1000
     identify_frames: int = 20
+    identify_warmup: int = 500
     encode_sequences: int = 2000
     optimizer: str = "adam"
     lr: float = 1e-3
@@ -319,6 +323,9 @@ def validate(config: Config) -> None:
     if t.identify_sequences > t.encode_sequences:
         raise UserInputError("config key 'training.identify_sequences' must not exceed "
                              "'training.encode_sequences'")
+    if t.identify_warmup < 0:
+        raise UserInputError(f"config key 'training.identify_warmup' must not be negative, "
+                             f"got {t.identify_warmup!r}")
     phases = t.autoencoder_steps + t.dynamics_steps
     if min(t.autoencoder_steps, t.dynamics_steps) < 0 or phases > t.steps:
         raise UserInputError("config keys 'training.autoencoder_steps' + 'training.dynamics_steps'"

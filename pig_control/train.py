@@ -35,7 +35,7 @@ from pig_control.checkpoint import code_version, load_checkpoint, save_checkpoin
 from pig_control.cli import make_parser, run_main
 from pig_control.config import Config, apply_overrides, config_from_dict, load_config
 from pig_control.errors import UserInputError
-from pig_control.identify import TrajectoryFit, away_from_walls, chunk_sequences
+from pig_control.identify import TrajectoryFit, away_from_walls, chunk_sequences, fit_horizon
 from pig_control.metrics import frame_sse, position_sse
 from pig_control.model.pig import PIGModel
 
@@ -216,7 +216,10 @@ class Trainer:
         d = self.config.data
         fit_loss = None
         if self.model.cell is not None:
-            fit_loss = self._fit.loss(self.model.cell)
+            t = self.config.training
+            horizon = fit_horizon(self.step - t.autoencoder_steps, t.identify_warmup,
+                                  self._fit.positions.shape[1])
+            fit_loss = self._fit.loss(self.model.cell, horizon)
             self._fit.zero_grad()
         _, actions, idx, steps = self._window(self.config.training.batch_size, self._chosen)
         positions = self._encoded[idx[:, None], steps]
