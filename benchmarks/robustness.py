@@ -9,18 +9,21 @@ parameters are within 5 % of the truth, and the prediction error against the aut
 Each run is ``python -m pig_control.train --config SCENE --seed S`` on the scene's default
 dataset (generated once into data/SCENE.npz), then ``python -m pig_control.evaluate`` on its test
 split. Runs go in parallel, one CPU thread each (``--workers``, default: the CPU count). The
-JSON names the machine; wall-clock seconds are per run.
+JSON names the machine and the commit; ``wall_s`` is each run's training wall-clock (from its
+metrics.csv, so it adds up across resumes). Rerunning the command resumes unfinished runs and
+reuses finished ones (a run is evaluated again only when its checkpoint is newer than its
+report), so seeds can be trained by several invocations and gathered by one.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -44,20 +47,20 @@ def one_run(scene: str, seed: int, runs: Path, device: str, export: Path | None)
     out = runs / f"{scene}-s{seed}"
     out.mkdir(parents=True, exist_ok=True)
     data = ROOT / "data" / f"{scene}.npz"
-    started = time.perf_counter()
     train = [sys.executable, "-m", "pig_control.train", "--config", scene, "--seed", str(seed),
              "--data", str(data), "--out", str(out), "--no-progress", "--device", device]
     if (out / "last.pt").exists():
         train.append("--resume")
     status = run(train, out / "train.log")
-    wall = time.perf_counter() - started
-    row = {"scene": scene, "seed": seed, "train_status": status, "wall_s": round(wall, 1)}
+    row = {"scene": scene, "seed": seed, "train_status": status,
+           "wall_s": training_seconds(out / "metrics.csv")}
     if status != 0:
         return row
     report = out / "evaluate.json"
-    run([sys.executable, "-m", "pig_control.evaluate", "--checkpoint", str(out / "last.pt"),
-         "--data", str(data), "--json", str(report), "--no-progress", "--device", device],
-        out / "evaluate.log")
+    if not report.exists() or report.stat().st_mtime < (out / "last.pt").stat().st_mtime:
+        run([sys.executable, "-m", "pig_control.evaluate", "--checkpoint", str(out / "last.pt"),
+             "--data", str(data), "--json", str(report), "--no-progress", "--device", device],
+            out / "evaluate.log")
     if export is not None:
         from pig_control.checkpoint import export_model
         export.mkdir(parents=True, exist_ok=True)
@@ -71,6 +74,23 @@ def one_run(scene: str, seed: int, runs: Path, device: str, export: Path | None)
                    objects_found=result["recons_error"] < 1.5,
                    params_within_5pct=all(v is not None and v < 0.05 for v in errors.values()))
     return row
+
+
+def training_seconds(metrics: Path) -> float | None:
+    """The training wall-clock (s) of the last row of a run's metrics.csv."""
+    if not metrics.exists():
+        return None
+    with metrics.open() as handle:
+        rows = list(csv.DictReader(handle))
+    return round(float(rows[-1]["wall_s"]), 1) if rows else None
+
+
+def code_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 def main() -> int:
@@ -123,6 +143,7 @@ def write_results(args, scenes: list[str], rows: list[dict]) -> dict:
                            "cpu_count": os.cpu_count(), "workers": args.workers,
                            "device": args.device},
                "command": "python benchmarks/robustness.py " + " ".join(sys.argv[1:]),
+               "commit": code_commit(),
                "cuda_scenes": args.cuda_scenes, "summary": summary,
                "runs": sorted(rows, key=lambda r: (r["scene"], r["seed"]))}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
