@@ -9,7 +9,8 @@ parameters are within 5 % of the truth, and the prediction error against the aut
 Each run is ``python -m pig_control.train --config SCENE --seed S`` on the scene's default
 dataset (generated once into data/SCENE.npz), then ``python -m pig_control.evaluate`` on its test
 split. Runs go in parallel, one CPU thread each (``--workers``, default: the CPU count). The
-JSON names the machine and the commit; ``wall_s`` is each run's training wall-clock (from its
+JSON names the machine and the commit, and each row the commit its model was trained at
+(``code``, from the checkpoint); ``wall_s`` is each run's training wall-clock (from its
 metrics.csv, so it adds up across resumes). Rerunning the command resumes unfinished runs and
 reuses finished ones (a run is evaluated again only when its checkpoint is newer than its
 report), so seeds can be trained by several invocations and gathered by one.
@@ -56,6 +57,8 @@ def one_run(scene: str, seed: int, runs: Path, device: str, export: Path | None)
            "wall_s": training_seconds(out / "metrics.csv")}
     if status != 0:
         return row
+    from pig_control.checkpoint import load_checkpoint
+    row["code"] = load_checkpoint(out / "last.pt").get("metadata", {}).get("code")
     report = out / "evaluate.json"
     if not report.exists() or report.stat().st_mtime < (out / "last.pt").stat().st_mtime:
         run([sys.executable, "-m", "pig_control.evaluate", "--checkpoint", str(out / "last.pt"),

@@ -20,7 +20,6 @@ installed, event files. ``--resume`` continues from ``DIR/last.pt`` exactly wher
 from __future__ import annotations
 
 import csv
-import math
 import shlex
 import sys
 import time
@@ -514,8 +513,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         trainer.load_state(payload)
     last = trainer.fit(progress=not args.no_progress, max_steps=args.steps)
     params = ", ".join(f"{k} = {v:.4g}" for k, v in trainer.model.params.items())
-    loss = last.get("loss", math.nan)
-    print(f"step {trainer.step}: loss {loss:.4g}; {params or 'no physical parameters'}; "
+    done = f"loss {last['loss']:.4g}" if last else "already trained to its last step"
+    print(f"step {trainer.step}: {done}; {params or 'no physical parameters'}; "
           f"checkpoint {out_dir / 'last.pt'}")
     return 0
 

@@ -232,6 +232,12 @@ def test_cli_trains_then_resumes(tmp_path, data_file, capsys):
     assert "step 10" in capsys.readouterr().out
     rows = (out / "metrics.csv").read_text().splitlines()
     assert len(rows) == 1 + 10
+    # Resuming a finished run trains nothing, says so and leaves the checkpoint alone.
+    finished = (out / "last.pt").read_bytes()
+    assert cli("--config", "spring", *common, "--resume") == 0
+    assert "already trained to its last step" in capsys.readouterr().out
+    assert (out / "last.pt").read_bytes() == finished
+    assert (out / "metrics.csv").read_text().splitlines() == rows
 
 
 def test_cli_divergence_is_exit_2_in_one_line(tmp_path, data_file, capsys):
