@@ -74,6 +74,8 @@ def one_run(scene: str, seed: int, runs: Path, device: str, export: Path | None)
         row.update(params=result.get("params"), true_params=result.get("true_params"),
                    param_rel_error=errors, recons_error=result.get("recons_error"),
                    pred_error=result.get("pred_error"), extrap_error=result.get("extrap_error"),
+                   seconds_to_5pct=seconds_to_5pct(out / "metrics.csv", {
+                       name: result["true_params"][name] for name in errors}),
                    objects_found=result["recons_error"] < 1.5,
                    params_within_5pct=all(v is not None and v < 0.05 for v in errors.values()))
     return row
@@ -86,6 +88,24 @@ def training_seconds(metrics: Path) -> float | None:
     with metrics.open() as handle:
         rows = list(csv.DictReader(handle))
     return round(float(rows[-1]["wall_s"]), 1) if rows else None
+
+
+def seconds_to_5pct(metrics: Path, true_params: dict) -> float | None:
+    """Training wall-clock (s) at the first logged step from which every identifiable parameter
+    (``true_params``: name -> true value) stays within 5 % of the truth (None: never, or
+    nothing to learn)."""
+    if not true_params or not metrics.exists():
+        return None
+    with metrics.open() as handle:
+        rows = list(csv.DictReader(handle))
+    reached = None
+    for row in rows:
+        if all(row.get(k) and abs(float(row[k]) - v) < 0.05 * abs(v)
+               for k, v in true_params.items()):
+            reached = reached if reached is not None else round(float(row["wall_s"]), 1)
+        else:
+            reached = None
+    return reached
 
 
 def code_commit() -> str | None:
