@@ -74,6 +74,7 @@ def one_run(scene: str, seed: int, runs: Path, device: str, export: Path | None)
         row.update(params=result.get("params"), true_params=result.get("true_params"),
                    param_rel_error=errors, recons_error=result.get("recons_error"),
                    pred_error=result.get("pred_error"), extrap_error=result.get("extrap_error"),
+                   position_error_px=result.get("position_error_px"),
                    seconds_to_5pct=seconds_to_5pct(out / "metrics.csv", {
                        name: result["true_params"][name] for name in errors}),
                    objects_found=result["recons_error"] < 1.5,
