@@ -53,8 +53,9 @@ def one_run(scene: str, seed: int, runs: Path, device: str, export: Path | None)
     if (out / "last.pt").exists():
         train.append("--resume")
     status = run(train, out / "train.log")
+    metrics = metrics_rows(out / "metrics.csv")
     row = {"scene": scene, "seed": seed, "train_status": status,
-           "wall_s": training_seconds(out / "metrics.csv")}
+           "wall_s": training_seconds(metrics)}
     if status != 0:
         return row
     from pig_control.checkpoint import load_checkpoint
@@ -75,35 +76,37 @@ def one_run(scene: str, seed: int, runs: Path, device: str, export: Path | None)
                    param_rel_error=errors, recons_error=result.get("recons_error"),
                    pred_error=result.get("pred_error"), extrap_error=result.get("extrap_error"),
                    position_error_px=result.get("position_error_px"),
-                   seconds_to_5pct=seconds_to_5pct(out / "metrics.csv", {
+                   seconds_to_5pct=seconds_to_5pct(metrics, {
                        name: result["true_params"][name] for name in errors}),
                    objects_found=result["recons_error"] < 1.5,
                    params_within_5pct=all(v is not None and v < 0.05 for v in errors.values()))
     return row
 
 
-def training_seconds(metrics: Path) -> float | None:
-    """The training wall-clock (s) of the last row of a run's metrics.csv."""
+def metrics_rows(metrics: Path) -> list[dict]:
+    """The rows of a run's metrics.csv (none when it does not exist)."""
     if not metrics.exists():
-        return None
+        return []
     with metrics.open() as handle:
-        rows = list(csv.DictReader(handle))
+        return list(csv.DictReader(handle))
+
+
+def training_seconds(rows: list[dict]) -> float | None:
+    """The training wall-clock (s) of the last metrics row."""
     return round(float(rows[-1]["wall_s"]), 1) if rows else None
 
 
-def seconds_to_5pct(metrics: Path, true_params: dict) -> float | None:
+def seconds_to_5pct(rows: list[dict], true_params: dict) -> float | None:
     """Training wall-clock (s) at the first logged step from which every identifiable parameter
     (``true_params``: name -> true value) stays within 5 % of the truth (None: never, or
     nothing to learn)."""
-    if not true_params or not metrics.exists():
+    if not true_params:
         return None
-    with metrics.open() as handle:
-        rows = list(csv.DictReader(handle))
     reached = None
     for row in rows:
         if all(row.get(k) and abs(float(row[k]) - v) < 0.05 * abs(v)
                for k, v in true_params.items()):
-            reached = reached if reached is not None else round(float(row["wall_s"]), 1)
+            reached = reached if reached is not None else float(row["wall_s"])
         else:
             reached = None
     return reached
