@@ -277,15 +277,15 @@ def test_shipped_control_models_run_from_pixels(capsys, tmp_path, env):
 
 
 def test_model_agent_estimates_velocity_from_the_frames_seen_so_far():
-    """After a reset the agent knows one frame (at rest); the window then fills up to
-    ``estimate_frames``, and the fitted velocity follows the true one."""
+    """Window estimator: after a reset the agent knows one frame (at rest); the window then
+    fills up to ``estimate_frames``, and the fitted velocity follows the true one."""
     from pig_control.control.agent import ModelAgent
     from pig_control.mpc import load_learned, make_env
 
     env = make_env("spring", {})
     scene = env.unwrapped
     model, _, _ = load_learned("pretrained", "spring", "cpu")
-    agent = ModelAgent(scene, model, estimate_frames=6)
+    agent = ModelAgent(scene, model, estimator="window", estimate_frames=6)
     observation, info = env.reset(seed=3)
     agent.observe_reset(observation)
     with torch.no_grad():
@@ -312,6 +312,9 @@ def test_model_agent_with_a_learned_correction_keeps_its_window():
     scene = make_env("pendulum", {}).unwrapped
     model, _, _ = load_learned("pretrained", "pendulum", "cpu")
     assert model.dynamics.velocity.net is not None
-    assert ModelAgent(scene, model).estimate_frames == model.input_steps
+    agent = ModelAgent(scene, model)
+    assert agent.estimator == "window" and agent.estimate_frames == model.input_steps
     with pytest.raises(UserInputError, match="learned correction"):
         ModelAgent(scene, model, estimate_frames=model.input_steps + 2)
+    with pytest.raises(UserInputError, match="learned correction"):
+        ModelAgent(scene, model, estimator="filter")
