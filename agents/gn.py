@@ -57,6 +57,9 @@ class GaussNewtonPlanner(Planner):
             see :class:`agents.base.Planner`. ``cost`` must have a ``residuals`` method (see the
             module docstring).
         iterations: Gauss-Newton iterations per plan (one rollout each).
+        first_iterations: iterations of a plan without a warm start (the first of an episode,
+            or after a reset), which starts from the default actions (None: ``iterations``).
+            More here costs one control step, not every step.
         damping: initial Levenberg-Marquardt factor (relative to the mean curvature).
         step_sizes: step lengths tried in each line search; 0 (keep the nominal) is always added.
         fd_step: relative finite-difference step: ``fd_step * (1 + |x|)`` for a state
@@ -73,7 +76,8 @@ class GaussNewtonPlanner(Planner):
 
     def __init__(self, dynamics: Dynamics, cost: Cost, action_dim: int, horizon: int,
                  low: Bound = -1.0, high: Bound = 1.0, *,
-                 iterations: int = 1, damping: float = 1e-4,
+                 iterations: int = 1, first_iterations: int | None = None,
+                 damping: float = 1e-4,
                  step_sizes: tuple[float, ...] = (1.0, 0.5, 0.25),
                  fd_step: float = 1e-3, active_set_iterations: int = 10,
                  samples: int = 0, sample_std: float = 0.3, beta: float = 2.0,
@@ -85,6 +89,8 @@ class GaussNewtonPlanner(Planner):
         if not callable(getattr(cost, "residuals", None)):
             raise TypeError("the Gauss-Newton planner needs a least-squares cost with a "
                             "residuals(states, actions) -> (B, H, m) method")
+        if first_iterations is not None and first_iterations < 1:
+            raise ValueError(f"need first_iterations >= 1, got {first_iterations}")
         if iterations < 1 or damping < 0 or fd_step <= 0 or active_set_iterations < 1:
             raise ValueError("need iterations >= 1, damping >= 0, fd_step > 0, "
                              f"active_set_iterations >= 1; got {iterations}, {damping}, "
@@ -93,6 +99,7 @@ class GaussNewtonPlanner(Planner):
         if not steps or any(a < 0 for a in steps):
             raise ValueError(f"step_sizes must hold positive step lengths, got {step_sizes}")
         self.iterations, self.damping, self.fd_step = iterations, float(damping), float(fd_step)
+        self.first_iterations = int(first_iterations or iterations)
         self.active_set_iterations = active_set_iterations
         if samples < 0 or sample_std < 0 or beta < 0:
             raise ValueError(f"need samples >= 0, sample_std >= 0, beta >= 0; got {samples}, "
@@ -107,11 +114,13 @@ class GaussNewtonPlanner(Planner):
     def _optimize(self, state: Tensor) -> Tensor:
         plan = self.warm_start()
         states = self._states
+        iterations = self.iterations
         if states is None:  # no predicted trajectory yet: roll the warm start out once
             states = rollout(self.dynamics, state.unsqueeze(0), plan.unsqueeze(0))[0]
+            iterations = self.first_iterations
         best_cost = float("inf")
         self._lm = self.damping  # damping adapts within a plan, never across plans
-        for it in range(self.iterations):
+        for it in range(iterations):
             step = self._gauss_newton_step(state, plan, states)
             candidates = plan + self.alphas[:, None, None] * step
             if self.samples:

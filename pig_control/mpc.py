@@ -4,11 +4,13 @@
     python -m pig_control.mpc --env spring --model runs/spring/model.pt --set-param k=5 \\
         --env-param k=5 --video spring.gif
 
-Each control step the agent estimates the state (learned model: encode the last L frames,
-velocity from the model's velocity estimator; oracle: the true state), plans an action
-sequence over ``--horizon`` steps with ``--planner`` on the model's physics cell (oracle: the
-same cell with the true parameters, substeps and walls), executes the first action and shifts
-the plan (receding horizon, warm start).
+Each control step the agent estimates the state (learned model: encode the newest frame and
+update a Kalman filter that predicts with the model, or, for a model with a learned velocity
+correction, fit its velocity estimator to the last L frames; oracle: the true state), plans an
+action sequence over ``--horizon`` steps with ``--planner`` on the model's physics cell
+(oracle: the same cell with the true parameters, substeps and walls), executes the first action
+and shifts the plan (receding horizon, warm start). Spring goals (encoded from the goal image,
+or given as coordinates) are moved to the model's nearest rest state before planning.
 
 Episodes: episode i resets the env with seed ``--seed + i`` (start state and goal come from the
 env's seeded reset), so models and planners see the same episodes for the same seed. An episode

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from pig_control.control.agent import ModelAgent
-from pig_control.control.dynamics import CellDynamics, oracle_cell
+from pig_control.control.dynamics import CellDynamics, nearest_rest_positions, oracle_cell
 from pig_control.control.estimator import StateFilter
 from pig_control.errors import UserInputError
 from pig_control.model.velocity import VelocityEstimator
@@ -108,3 +108,22 @@ def test_model_agent_filters_by_default_and_checks_its_options():
         ModelAgent(scene, model, filter_options={"position_noise": -1.0})
     with pytest.raises(UserInputError, match="filter options"):
         ModelAgent(scene, model, filter_options={"bogus": 1.0})
+
+
+def test_goal_moves_to_the_models_nearest_rest_state():
+    """A spring goal is moved along the line through the balls, about their midpoint, to the
+    model's rest distance 2 l, where the model's spring no longer pulls; free objects rest
+    anywhere, so their goal stays."""
+    scene = make_env("spring", {}).unwrapped
+    cell = oracle_cell(scene)  # l = 6: rest distance 12 px
+    goal = torch.tensor([[10.0, 16.0], [20.0, 16.5]])
+    rest = nearest_rest_positions(cell, goal)
+    assert (rest[0] - rest[1]).norm() == pytest.approx(12.0, abs=1e-5)
+    torch.testing.assert_close(rest.mean(0), goal.mean(0))
+    direction = (goal[0] - goal[1]) / (goal[0] - goal[1]).norm()
+    torch.testing.assert_close((rest[0] - rest[1]) / 12.0, direction)
+    dynamics = CellDynamics(cell)
+    at_rest = torch.cat([rest, torch.zeros_like(rest)], -1)[None]
+    torch.testing.assert_close(dynamics(at_rest, torch.zeros(1, 2)), at_rest, atol=1e-4, rtol=0)
+    free = oracle_cell(make_env("bouncing", {}).unwrapped)
+    assert torch.equal(nearest_rest_positions(free, goal), goal)

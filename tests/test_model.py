@@ -262,6 +262,19 @@ def test_shipped_model_has_its_parameters_within_5_percent_and_its_provenance(sc
         assert learned == pytest.approx(truth[name], rel=0.05), name
 
 
+@pytest.mark.parametrize("scene", ["spring", "mnist_spring"])
+def test_shipped_control_model_learned_the_physics_from_at_most_10000_frames(scene):
+    """The world models for control identify the spring from actuated rollouts, too."""
+    from pig_control.checkpoint import load_checkpoint
+
+    payload = load_checkpoint(shipped(f"{scene}_control"))
+    metadata = payload["metadata"]
+    assert metadata["scene"] == scene and 0 < metadata["env_frames"] <= 10_000
+    truth = envs.make_scene(scene).params
+    for name, learned in payload["params"].items():
+        assert learned == pytest.approx(truth[name], rel=0.05), name
+
+
 # ---- the whole model -----------------------------------------------------------------------
 def test_forward_shapes_and_free_flight_continues_a_straight_line():
     config = load_config("spring", ["model.physics=free"]).model

@@ -263,7 +263,7 @@ def test_entry_point_subprocess(tmp_path):
     assert len(bad.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("env", ["spring", "pendulum"])
+@pytest.mark.parametrize("env", ["spring", "pendulum", "mnist_spring"])
 def test_shipped_control_models_run_from_pixels(capsys, tmp_path, env):
     """The README's main command works on a fresh install: the shipped world model loads,
     reports the environment frames it learned from (at most 10,000) and controls the scene."""
@@ -314,6 +314,10 @@ def test_model_agent_with_a_learned_correction_keeps_its_window():
     assert model.dynamics.velocity.net is not None
     agent = ModelAgent(scene, model)
     assert agent.estimator == "window" and agent.estimate_frames == model.input_steps
+    # the scene's planner options override the planner's defaults; the user's override both
+    assert agent.planner_options["iterations"] == 1 and agent.planner_options["samples"] == 32
+    assert ModelAgent(scene, model, planner_options={"iterations": 3}) \
+        .planner_options["iterations"] == 3
     with pytest.raises(UserInputError, match="learned correction"):
         ModelAgent(scene, model, estimate_frames=model.input_steps + 2)
     with pytest.raises(UserInputError, match="learned correction"):

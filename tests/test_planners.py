@@ -325,6 +325,23 @@ def test_gn_follows_a_changed_start_state():
     assert (plan.double() - optimal_actions(other)).abs().max() < 1e-3
 
 
+def test_gn_first_plan_of_an_episode_runs_first_iterations():
+    """The first plan (no warm start) runs ``first_iterations``, later plans ``iterations``."""
+    seen = []
+    planner = make("gn", iterations=2, first_iterations=7,
+                   callback=lambda it, info: seen.append(it))
+    counts = []
+    for _ in range(3):
+        seen.clear()
+        planner.plan(S0)
+        planner.shift()
+        counts.append(len(seen))
+    planner.reset()
+    seen.clear()
+    planner.plan(S0)
+    assert counts + [len(seen)] == [7, 2, 2, 7]
+
+
 def test_gn_needs_a_least_squares_cost():
     with pytest.raises(TypeError, match="residuals"):
         make_planner("gn", dynamics, lambda s, a: s.square().sum((1, 2)), 2, H)

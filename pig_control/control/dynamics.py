@@ -173,6 +173,26 @@ def oracle_cell(scene) -> PhysicsCell:
     return cell.eval()
 
 
+def nearest_rest_positions(cell: PhysicsCell, positions: Tensor) -> Tensor:
+    """The rest state of the cell's physics nearest to ``positions`` (n, 2), pixels.
+
+    A goal at rest can only be held if the model's physics leaves it at rest. For the spring
+    that means the balls ``2 l`` apart (the model's ``l``): the positions move along the line
+    through them, about their midpoint, to that distance. Positions encoded from a goal image
+    are rarely exactly there (the encoder's error, the learned ``l``'s), and a planner asked to
+    stop both balls where the model's spring still pulls them never settles. Other cells have no
+    such constraint (free objects rest anywhere; the pendulum's goal is upright; gravity never
+    rests): the positions come back unchanged.
+    """
+    if type(cell) is not SpringCell or positions.shape[0] != 2:
+        return positions
+    middle = positions.mean(0)
+    apart = positions[0] - positions[1]
+    direction = apart / apart.norm().clamp_min(1e-6)
+    half = float(cell.params["l"])  # the rest distance is 2 l
+    return torch.stack([middle + half * direction, middle - half * direction])
+
+
 def latent_state(scene, states: np.ndarray) -> np.ndarray:
     """True scene states -> the packed pixel state (..., n, 4) the planner works on.
 
