@@ -498,6 +498,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  f"choose another --out")
     if args.threads < 1:
         raise UserInputError(f"--threads must be at least 1, got {args.threads}")
+    if args.resume and int(payload.get("step", 0)) >= config.training.steps:
+        # nothing to do: answer before loading the data and building the model (minutes for
+        # the digits)
+        params = ", ".join(f"{k} = {v:.4g}" for k, v in (payload.get("params") or {}).items())
+        print(f"step {payload['step']}: already trained to its last step; "
+              f"{params or 'no physical parameters'}; checkpoint {out_dir / 'last.pt'}")
+        return 0
     torch.set_num_threads(args.threads)
     recorded = payload.get("metadata", {}).get("data") if args.resume else None
     data, data_path = obtain_data(config, args.data or recorded)
@@ -513,7 +520,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         trainer.load_state(payload)
     last = trainer.fit(progress=not args.no_progress, max_steps=args.steps)
     params = ", ".join(f"{k} = {v:.4g}" for k, v in trainer.model.params.items())
-    done = f"loss {last['loss']:.4g}" if last else "already trained to its last step"
+    done = f"loss {last['loss']:.4g}" if last else "no step taken"
     print(f"step {trainer.step}: {done}; {params or 'no physical parameters'}; "
           f"checkpoint {out_dir / 'last.pt'}")
     return 0

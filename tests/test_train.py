@@ -238,6 +238,10 @@ def test_cli_trains_then_resumes(tmp_path, data_file, capsys):
     assert "already trained to its last step" in capsys.readouterr().out
     assert (out / "last.pt").read_bytes() == finished
     assert (out / "metrics.csv").read_text().splitlines() == rows
+    # ... without loading the data (minutes for the digits): a missing data file is not touched
+    assert cli("--config", "spring", "--out", str(out), "--resume",
+               "--data", str(tmp_path / "missing.npz")) == 0
+    assert "already trained to its last step" in capsys.readouterr().out
 
 
 def test_cli_divergence_is_exit_2_in_one_line(tmp_path, data_file, capsys):
