@@ -16,8 +16,8 @@ Episodes: episode i resets the env with seed ``--seed + i`` (start state and goa
 env's seeded reset), so models and planners see the same episodes for the same seed. An episode
 runs ``--max-steps`` steps (default: the env's time limit); it succeeds when
 ``info["is_success"]`` holds at its final step (ball scenes: every object within 1 px of its
-goal and slower than 1 px per time unit; pendulum: upright within 0.3 rad, slower than
-1.5 rad/s). ``ms_per_step`` is the median wall-clock time of state estimation (encoding) plus
+goal, digits 2 px, and slower than 1 px per time unit; pendulum: upright within 0.3 rad, slower
+than 1.5 rad/s). ``ms_per_step`` is the median wall-clock time of state estimation (encoding) plus
 planning per control step; env stepping and video rendering are not counted.
 
 JSON keys: success_rate, mean_final_distance (the env's goal_distance at the final step),
