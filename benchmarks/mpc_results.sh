@@ -18,3 +18,5 @@ run --env mnist_spring --model oracle --episodes 20 --json $R/mpc_mnist_spring_o
 run --env spring --model oracle --episodes 20 --env-param k=8 --json $R/mpc_spring_k8_oracle.json
 run --env spring --episodes 100 --json $R/mpc_spring_pretrained_100.json
 run --env spring --episodes 100 --seed 1000 --json $R/mpc_spring_pretrained_100_seed1000.json
+run --env mnist_spring --episodes 100 --json $R/mpc_mnist_spring_pretrained_100.json
+run --env mnist_spring --model oracle --episodes 100 --json $R/mpc_mnist_spring_oracle_100.json
