@@ -81,27 +81,45 @@ def test_filter_rejects_bad_options_and_needs_a_reset():
         StateFilter(dynamics, 0.3).step(torch.zeros(2, 2), None)
 
 
-def test_model_agent_filters_by_default_and_checks_its_options():
-    env = make_env("spring", {})
-    scene = env.unwrapped
-    model, _, _ = load_learned("pretrained", "spring", "cpu")
-    agent = ModelAgent(scene, model)
-    assert agent.estimator == "filter" and agent.filter is not None
-    observation, info = env.reset(seed=3)
+def estimate_after_reset(agent, env, steps: int, seed: int = 3):
+    """Reset, then ``steps`` unpushed steps: the agent's estimate at the first frame, at the
+    last, and the true state at the last in the encoder's object order."""
+    observation, info = env.reset(seed=seed)
     agent.observe_reset(observation)
+    zero = np.zeros(env.unwrapped.action_dim, np.float32)
     with torch.no_grad():
-        first = agent.estimate(observation, info)
-        assert torch.equal(first[:, 2:], torch.zeros_like(first[:, 2:]))
-        zero = np.zeros(scene.action_dim, np.float32)
-        for _ in range(12):
+        first = state = agent.estimate(observation, info)
+        for _ in range(steps):
             observation, _, _, _, info = env.step(zero)
             agent.record_action(torch.as_tensor(zero))
             state = agent.estimate(observation, info)
     true = torch.as_tensor(info["state"], dtype=torch.float32)
     if (state[:, :2] - true.flip(0)[:, :2]).abs().sum() < (state[:, :2] - true[:, :2]).abs().sum():
         true = true.flip(0)  # the encoder's object order is its own
-    assert (state[:, :2] - true[:, :2]).abs().max() < 0.3  # pixels, at speeds near 10 px/time
-    assert (state[:, 2:] - true[:, 2:]).abs().max() < 0.5
+    return first, state, true
+
+
+@pytest.mark.parametrize("estimator, steps", [("filter", 12), ("window", 8)])
+def test_model_agent_estimates_the_state_from_pixels(estimator, steps):
+    """After a reset the agent knows one frame (at rest); a few frames later its estimate
+    follows the true state (speeds near 10 px per time unit). The window estimator's window
+    fills up to ``estimate_frames``."""
+    env = make_env("spring", {})
+    model, _, _ = load_learned("pretrained", "spring", "cpu")
+    agent = ModelAgent(env.unwrapped, model, estimator=estimator, estimate_frames=6)
+    assert agent.estimator == estimator and (agent.filter is not None) == (estimator == "filter")
+    first, state, true = estimate_after_reset(agent, env, steps)
+    assert torch.equal(first[:, 2:], torch.zeros_like(first[:, 2:]))
+    assert (state[:, :2] - true[:, :2]).abs().max() < (0.3 if estimator == "filter" else 0.5)
+    assert (state[:, 2:] - true[:, 2:]).abs().max() < 0.5  # pixels per time unit
+    if estimator == "window":
+        assert len(agent.history) == 6
+
+
+def test_model_agent_filters_by_default_and_checks_its_options():
+    scene = make_env("spring", {}).unwrapped
+    model, _, _ = load_learned("pretrained", "spring", "cpu")
+    assert ModelAgent(scene, model).estimator == "filter"
     with pytest.raises(UserInputError, match="unknown estimator"):
         ModelAgent(scene, model, estimator="kalman")
     with pytest.raises(UserInputError, match="filter options"):

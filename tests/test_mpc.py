@@ -276,35 +276,6 @@ def test_shipped_control_models_run_from_pixels(capsys, tmp_path, env):
     assert len(report["episodes"]) == 1 and report["success_rate"] in (0.0, 1.0)
 
 
-def test_model_agent_estimates_velocity_from_the_frames_seen_so_far():
-    """Window estimator: after a reset the agent knows one frame (at rest); the window then
-    fills up to ``estimate_frames``, and the fitted velocity follows the true one."""
-    from pig_control.control.agent import ModelAgent
-    from pig_control.mpc import load_learned, make_env
-
-    env = make_env("spring", {})
-    scene = env.unwrapped
-    model, _, _ = load_learned("pretrained", "spring", "cpu")
-    agent = ModelAgent(scene, model, estimator="window", estimate_frames=6)
-    observation, info = env.reset(seed=3)
-    agent.observe_reset(observation)
-    with torch.no_grad():
-        first = agent.estimate(observation, info)
-    assert torch.equal(first[:, 2:], torch.zeros_like(first[:, 2:]))
-    zero = np.zeros(scene.action_dim, np.float32)
-    for step in range(8):
-        observation, _, _, _, info = env.step(zero)
-        agent.record_action(torch.as_tensor(zero))
-        with torch.no_grad():
-            state = agent.estimate(observation, info)
-        assert len(agent.history) == min(step + 2, 6)
-    true = torch.as_tensor(info["state"], dtype=torch.float32)
-    if (state[:, :2] - true.flip(0)[:, :2]).abs().sum() < (state[:, :2] - true[:, :2]).abs().sum():
-        true = true.flip(0)  # the encoder's object order is its own
-    assert (state[:, :2] - true[:, :2]).abs().max() < 0.5
-    assert (state[:, 2:] - true[:, 2:]).abs().max() < 0.5
-
-
 def test_model_agent_with_a_learned_correction_keeps_its_window():
     from pig_control.control.agent import ModelAgent
     from pig_control.mpc import load_learned, make_env
