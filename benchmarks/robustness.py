@@ -28,6 +28,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from pig_control.checkpoint import code_version, load_checkpoint
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -58,7 +60,6 @@ def one_run(scene: str, seed: int, runs: Path, device: str, export: Path | None)
            "wall_s": training_seconds(metrics)}
     if status != 0:
         return row
-    from pig_control.checkpoint import load_checkpoint
     row["code"] = load_checkpoint(out / "last.pt").get("metadata", {}).get("code")
     report = out / "evaluate.json"
     if not report.exists() or report.stat().st_mtime < (out / "last.pt").stat().st_mtime:
@@ -112,14 +113,6 @@ def seconds_to_5pct(rows: list[dict], true_params: dict) -> float | None:
     return reached
 
 
-def code_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", default="spring,gravity,bouncing,mnist_spring")
@@ -170,7 +163,7 @@ def write_results(args, scenes: list[str], rows: list[dict]) -> dict:
                            "cpu_count": os.cpu_count(), "workers": args.workers,
                            "device": args.device},
                "command": "python benchmarks/robustness.py " + " ".join(sys.argv[1:]),
-               "commit": code_commit(),
+               "commit": code_version(),
                "cuda_scenes": args.cuda_scenes, "summary": summary,
                "runs": sorted(rows, key=lambda r: (r["scene"], r["seed"]))}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

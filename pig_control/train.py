@@ -480,6 +480,13 @@ def build_parser():
     return parser
 
 
+def print_outcome(step: int, outcome: str, params: dict, out_dir: Path) -> None:
+    """The command's last line: step, outcome, learned parameters, checkpoint."""
+    learned = ", ".join(f"{k} = {v:.4g}" for k, v in params.items())
+    print(f"step {step}: {outcome}; {learned or 'no physical parameters'}; "
+          f"checkpoint {out_dir / 'last.pt'}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out_dir = Path(args.out or Path("runs") / Path(args.config).stem)
@@ -501,9 +508,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.resume and int(payload.get("step", 0)) >= config.training.steps:
         # nothing to do: answer before loading the data and building the model (minutes for
         # the digits)
-        params = ", ".join(f"{k} = {v:.4g}" for k, v in (payload.get("params") or {}).items())
-        print(f"step {payload['step']}: already trained to its last step; "
-              f"{params or 'no physical parameters'}; checkpoint {out_dir / 'last.pt'}")
+        print_outcome(payload["step"], "already trained to its last step",
+                      payload.get("params") or {}, out_dir)
         return 0
     torch.set_num_threads(args.threads)
     recorded = payload.get("metadata", {}).get("data") if args.resume else None
@@ -519,10 +525,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.resume:
         trainer.load_state(payload)
     last = trainer.fit(progress=not args.no_progress, max_steps=args.steps)
-    params = ", ".join(f"{k} = {v:.4g}" for k, v in trainer.model.params.items())
-    done = f"loss {last['loss']:.4g}" if last else "no step taken"
-    print(f"step {trainer.step}: {done}; {params or 'no physical parameters'}; "
-          f"checkpoint {out_dir / 'last.pt'}")
+    print_outcome(trainer.step, f"loss {last['loss']:.4g}" if last else "no step taken",
+                  trainer.model.params, out_dir)
     return 0
 
 

@@ -52,10 +52,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                  "planner_options": {"gn": {"iterations": 1}}},  # enough here, and faster
 }
 
-#: Scenes whose goals are rest states of their physics: the goal positions are moved to the
-#: model's nearest rest state (:func:`nearest_rest_positions`) before planning.
-GOALS_AT_REST = ("spring", "mnist_spring")
-
 #: Options of each planner used unless the user overrides them (small budgets: real time).
 PLANNER_DEFAULTS: dict[str, dict[str, Any]] = {
     "gn": {"iterations": 2, "first_iterations": 20, "samples": 32, "sample_std": 0.3,
@@ -139,8 +135,9 @@ class Agent:
             packed = latent_state(self.scene, goal_state)
             self.goal_positions = torch.as_tensor(packed[..., :2], dtype=torch.float32,
                                                   device=self.device)
-        if self.scene.name in GOALS_AT_REST:
-            self.goal_positions = nearest_rest_positions(self.dynamics.cell, self.goal_positions)
+        # every goal is at rest: move it to the model's nearest rest state (spring scenes; the
+        # other cells rest anywhere, or never, and keep it)
+        self.goal_positions = nearest_rest_positions(self.dynamics.cell, self.goal_positions)
         cost = make_cost(self.scene, self.goal_positions, **self.cost_options)
         try:
             planner = make_planner(self.planner_name, self.dynamics, cost,
