@@ -58,7 +58,13 @@ def rollout(dynamics: Dynamics, state: Tensor, actions: Tensor) -> Tensor:
 
     Returns:
         Tensor (B, H, *S): ``states[:, t]`` is the state after applying ``actions[:, t]``.
+
+    A dynamics object with its own ``rollout(state, actions)`` method (same arguments and
+    result) is trusted with the whole horizon, e.g. to run it in one compiled loop.
     """
+    own = getattr(dynamics, "rollout", None)
+    if callable(own):
+        return own(state, actions)
     batch, horizon = actions.shape[0], actions.shape[1]
     s = state.expand(batch, *state.shape[1:]) if state.shape[0] == 1 else state
     states = []

@@ -72,6 +72,9 @@ class GaussNewtonPlanner(Planner):
             they share the rollout.
         sample_std: see ``samples``.
         beta: see ``samples`` (0 white, 2 smooth).
+        tolerance: stop the iterations of a plan early once one lowers the cost of the plan it
+            started from by less than this fraction (0: always run them all). Warm-started
+            plans near convergence then take one iteration instead of ``iterations``.
     """
 
     def __init__(self, dynamics: Dynamics, cost: Cost, action_dim: int, horizon: int,
@@ -81,7 +84,7 @@ class GaussNewtonPlanner(Planner):
                  step_sizes: tuple[float, ...] = (1.0, 0.5, 0.25),
                  fd_step: float = 1e-3, active_set_iterations: int = 10,
                  samples: int = 0, sample_std: float = 0.3, beta: float = 2.0,
-                 seed: int = 0, callback: Callback | None = None,
+                 tolerance: float = 0.0, seed: int = 0, callback: Callback | None = None,
                  device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
                  threads: int | None = 1) -> None:
         super().__init__(dynamics, cost, action_dim, horizon, low, high, seed=seed,
@@ -105,6 +108,9 @@ class GaussNewtonPlanner(Planner):
             raise ValueError(f"need samples >= 0, sample_std >= 0, beta >= 0; got {samples}, "
                              f"{sample_std}, {beta}")
         self.samples, self.sample_std, self.beta = int(samples), float(sample_std), float(beta)
+        if not 0.0 <= tolerance < 1.0:
+            raise ValueError(f"need 0 <= tolerance < 1, got {tolerance}")
+        self.tolerance = float(tolerance)
         self._filter = colored_noise_filter(self.horizon, self.beta, dtype, self.device)
         self.alphas = torch.tensor([0.0, *steps], dtype=dtype, device=self.device)
         self._lm = self.damping
@@ -138,6 +144,10 @@ class GaussNewtonPlanner(Planner):
             if i == 0:
                 self._lm = min(max(self._lm, 1e-6) * 10.0, 1e6)
             self._report(it, best_cost, costs, actions=plan)
+            # converged: this iteration lowered the nominal's cost (candidate 0) by less than
+            # the tolerance (relative)
+            if self.tolerance and best_cost >= (1.0 - self.tolerance) * float(costs[0]):
+                break
         self._states = states
         self.last_cost = best_cost
         return plan

@@ -10,10 +10,10 @@ A planner calls the dynamics thousands of times per control step on tiny tensors
 Python and dispatch overhead of every torch operation dominates. For the spring and free cells
 :class:`CellDynamics` therefore runs a lean copy of :meth:`PhysicsCell.forward` (the same explicit
 Euler substeps and elastic walls, parameters read once as plain floats, the action scattered
-with one matrix product, walls only evaluated in substeps where an object is outside them):
-about ten times faster than calling the cell. Other cells (gravity, pendulum) are called as
-they are. tests/test_mpc.py checks that both paths agree with the cell and with the true
-simulator.
+with one matrix product, TorchScript): about ten times faster than calling the cell. Its
+:meth:`CellDynamics.rollout` runs a whole horizon in one such call (the planners' rollouts use
+it). Other cells (gravity, pendulum) are called as they are. tests/test_mpc.py checks that both
+paths agree with the cell and with the true simulator.
 
 The parameters are read when the object is built: build a new one after editing the cell
 (``set_param``).
@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from pig_control.control import kernels
 from pig_control.model.physics import FreeCell, PendulumCell, PhysicsCell, SpringCell
 
 
@@ -38,11 +39,12 @@ class CellDynamics:
     ``P, V`` of shape (2n, B) (rows x0, y0, x1, y1, ...), so every operation of a substep runs on
     contiguous memory: for the spring, ``D = P - roll(P)`` holds ``d = p0 - p1`` and ``-d``,
     ``a = D (2 k l / |d| - k) + push``, ``V += h a``, ``P += h V``: about ten operations per
-    substep instead of about thirty. Walls: the substeps run without them and the positions of
-    every substep are checked at once afterwards (one stack, one min/max); only a frame in which
-    some coordinate left
-    ``[margin, size - margin]`` is recomputed with the cell's per-substep reflection. Exactly
-    the cell's arithmetic, in another order (agreement to float rounding is tested).
+    substep instead of about thirty. Walls: every substep mirrors a coordinate that left
+    ``[margin, size - margin]`` at the wall it crossed (``2 clamp(p) - p``) and flips its
+    velocity, three operations; the cell's reflection, written for one crossing per substep
+    (checking first and redoing a frame only on contact was slower: the planners' batches of
+    random sequences touch a wall in most frames). The cell's arithmetic in another order
+    (agreement to float rounding is tested).
 
     Args:
         cell: the physics cell (learned, or built with the true parameters by
@@ -80,32 +82,56 @@ class CellDynamics:
         if not self.lean:
             pos, vel = self.cell(state[..., :2], state[..., 2:], action)
             return torch.cat([pos, vel], -1)
-        if self.action_dim and action is not None:
-            accel = action @ self.push
+        return self._lean(state, None if action is None else action.unsqueeze(1))[:, 0]
+
+    def rollout(self, state: Tensor, actions: Tensor) -> Tensor:
+        """States (B, H, n, 4) after each of the action sequences (B, H, d) from ``state``
+        ((B, n, 4) or (1, n, 4), broadcast): the contract of :func:`agents.base.rollout`,
+        which calls this method when it exists. The lean path runs the whole horizon in one
+        TorchScript call (no Python between the frames: about a quarter faster)."""
+        batch, horizon = actions.shape[0], actions.shape[1]
+        state = state.expand(batch, *state.shape[1:]) if state.shape[0] == 1 else state
+        if self.lean:
+            return self._lean(state, actions)
+        states = []
+        for t in range(horizon):
+            state = self(state, actions[:, t])
+            states.append(state)
+        return torch.stack(states, dim=1)
+
+    def _lean(self, state: Tensor, actions: Tensor | None) -> Tensor:
+        """The lean integrator over action sequences (B, H, d) (None: one frame, no action):
+        compiled loops (:mod:`pig_control.control.kernels`) on the CPU when no gradient is
+        wanted, else TorchScript."""
+        if self.action_dim and actions is not None:
+            accel = actions @ self.push
         else:
-            accel = state.new_zeros(state.shape[0], 2 * self.n_objects)
-        return _lean_frame(state, accel, self.substeps, self.h, self.two_kl, self.k,
-                           self.spring, self.walls, self.low, self.high)
+            accel = state.new_zeros(state.shape[0], 1, 2 * self.n_objects)
+        args = (self.substeps, self.h, self.two_kl, self.k, self.spring, self.walls, self.low,
+                self.high)
+        wants_grad = torch.is_grad_enabled() and (state.requires_grad or accel.requires_grad)
+        if kernels.rollout is not None and state.device.type == "cpu" and not wants_grad:
+            return torch.from_numpy(kernels.rollout(state.detach().contiguous().numpy(),
+                                                    accel.detach().contiguous().numpy(), *args))
+        return _lean_rollout(state, accel, *args)
 
 
-def _lean_frame(state: Tensor, accel: Tensor, substeps: int, h: float, two_kl: float, k: float,
-                spring: bool, walls: bool, low: float, high: float) -> Tensor:
-    """One frame of the lean integrator (see :class:`CellDynamics`), TorchScript: the
-    interpreter halves the per-operation overhead that dominates on these tiny tensors.
+def _lean_rollout(state: Tensor, accel: Tensor, substeps: int, h: float, two_kl: float,
+                  k: float, spring: bool, walls: bool, low: float, high: float) -> Tensor:
+    """Frames of the lean integrator (see :class:`CellDynamics`), TorchScript: the interpreter
+    halves the per-operation overhead that dominates on these tiny tensors.
 
-    state (B, n, 4) packed pixels; accel (B, 2n) the action's acceleration, px / time^2.
+    state (B, n, 4) packed pixels; accel (B, H, 2n) the action's acceleration of every frame,
+    px / time^2. Returns the state after every frame, (B, H, n, 4).
     """
-    batch, n = state.shape[0], state.shape[1]
-    p0 = state[:, :, :2].reshape(batch, 2 * n).t().contiguous()  # (2n, B): x0, y0, x1, ...
-    v0 = state[:, :, 2:].reshape(batch, 2 * n).t().contiguous()
-    hpush = (accel * h).t().contiguous()
-    p, v = p0, v0
-    for attempt in range(2):
-        # attempt 0: no walls, remember the substep positions; attempt 1 (only if a coordinate
-        # left the box): the cell's per-substep reflection
-        reflect = attempt == 1
-        p, v = p0, v0
-        seen: list[Tensor] = []
+    batch, n, horizon = state.shape[0], state.shape[1], accel.shape[1]
+    p = state[:, :, :2].reshape(batch, 2 * n).t().contiguous()  # (2n, B): x0, y0, x1, ...
+    v = state[:, :, 2:].reshape(batch, 2 * n).t().contiguous()
+    hpushes = (accel * h).permute(1, 2, 0).contiguous()  # (H, 2n, B)
+    positions: list[Tensor] = []
+    velocities: list[Tensor] = []
+    for frame in range(horizon):
+        hpush = hpushes[frame]
         for _ in range(substeps):
             if spring:
                 d = p - p.roll(2, 0)  # rows: d = p0 - p1, then -d
@@ -115,24 +141,21 @@ def _lean_frame(state: Tensor, accel: Tensor, substeps: int, h: float, two_kl: f
                 v = torch.add(v, d, alpha=-h * k)
             v = v + hpush
             p = torch.add(p, v, alpha=h)
-            if reflect:
-                out = (p < low) | (p > high)
-                p = high - (high - low - (p - low).abs()).abs()
-                v = torch.where(out, -v, v)
-            elif walls:
-                seen.append(p)
-        if reflect or not walls:
-            break
-        lo, hi = torch.aminmax(torch.stack(seen))
-        if float(lo) >= low and float(hi) <= high:
-            break
-    return torch.cat([p.t().reshape(batch, n, 2), v.t().reshape(batch, n, 2)], -1)
+            if walls:  # the cell's elastic reflection: mirror at the wall crossed, flip v
+                inside = p.clamp(low, high)
+                v = torch.where(inside == p, v, -v)
+                p = torch.add(inside, inside - p)
+        positions.append(p)
+        velocities.append(v)
+    pos = torch.stack(positions).permute(2, 0, 1).reshape(batch, horizon, n, 2)
+    vel = torch.stack(velocities).permute(2, 0, 1).reshape(batch, horizon, n, 2)
+    return torch.cat([pos, vel], -1)
 
 
 try:  # TorchScript halves the per-operation overhead; deprecated in recent torch, so optional
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _lean_frame = torch.jit.script(_lean_frame)
+        _lean_rollout = torch.jit.script(_lean_rollout)
 except Exception:  # noqa: BLE001 - any scripting failure: the eager function is equivalent
     pass
 
