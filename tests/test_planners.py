@@ -342,32 +342,6 @@ def test_gn_first_plan_of_an_episode_runs_first_iterations():
     assert counts + [len(seen)] == [7, 2, 2, 7]
 
 
-def test_gn_tolerance_stops_a_converged_plan_after_one_iteration():
-    """On the linear-quadratic problem one Gauss-Newton step is exact: with a tolerance the
-    first plan stops after the iteration that confirms it (2), a plan warm-started at the
-    optimum after one (the same plan); without a tolerance every iteration runs."""
-
-    def three_plans(tolerance):
-        seen = []
-        planner = make("gn", iterations=3, first_iterations=6, tolerance=tolerance,
-                       callback=lambda it, info: seen.append(it))
-        counts, plans = [], []
-        for _ in range(3):
-            seen.clear()
-            plans.append(planner.plan(S0))  # no shift: the warm start is the last plan
-            counts.append(len(seen))
-        return counts, plans
-
-    counts, reference = three_plans(0.0)
-    assert counts == [6, 3, 3]
-    counts, plans = three_plans(1e-4)
-    assert counts == [2, 1, 1]
-    for plan, ref in zip(plans, reference, strict=True):
-        torch.testing.assert_close(plan, ref, atol=1e-4, rtol=0)
-    with pytest.raises(ValueError, match="tolerance"):
-        make("gn", tolerance=1.0)
-
-
 def test_gn_needs_a_least_squares_cost():
     with pytest.raises(TypeError, match="residuals"):
         make_planner("gn", dynamics, lambda s, a: s.square().sum((1, 2)), 2, H)
