@@ -313,7 +313,7 @@ def test_shipped_control_models_run_from_pixels(capsys, tmp_path, env):
 
 
 def test_model_agent_with_a_learned_correction_keeps_its_window():
-    from pig_control.control.agent import ModelAgent
+    from pig_control.control.agent import PLANNER_DEFAULTS, ModelAgent
     from pig_control.mpc import load_learned, make_env
 
     scene = make_env("pendulum", {}).unwrapped
@@ -321,8 +321,13 @@ def test_model_agent_with_a_learned_correction_keeps_its_window():
     assert model.dynamics.velocity.net is not None
     agent = ModelAgent(scene, model)
     assert agent.estimator == "window" and agent.estimate_frames == model.input_steps
-    # the scene's planner options override the planner's defaults; the user's override both
-    assert agent.planner_options["iterations"] == 1 and agent.planner_options["samples"] == 32
+    # the planner's defaults, overridden by the scene's (digits: two iterations), and those by
+    # the user's
+    assert agent.planner_options == PLANNER_DEFAULTS["gn"]
+    digits = make_env("mnist_spring", {}).unwrapped
+    digits_model, _, _ = load_learned("pretrained", "mnist_spring", "cpu")
+    assert ModelAgent(digits, digits_model).planner_options == {**PLANNER_DEFAULTS["gn"],
+                                                                 "iterations": 2}
     assert ModelAgent(scene, model, planner_options={"iterations": 3}) \
         .planner_options["iterations"] == 3
     with pytest.raises(UserInputError, match="learned correction"):

@@ -44,7 +44,9 @@ class CellDynamics:
     velocity, three operations; the cell's reflection, written for one crossing per substep
     (checking first and redoing a frame only on contact was slower: the planners' batches of
     random sequences touch a wall in most frames). The cell's arithmetic in another order
-    (agreement to float rounding is tested).
+    (agreement to float rounding is tested). On the CPU, when no gradient is wanted (every
+    planner but ``grad``), the same integrator runs as compiled loops instead
+    (:mod:`pig_control.control.kernels`, numba, float64).
 
     Args:
         cell: the physics cell (learned, or built with the true parameters by
@@ -88,7 +90,7 @@ class CellDynamics:
         """States (B, H, n, 4) after each of the action sequences (B, H, d) from ``state``
         ((B, n, 4) or (1, n, 4), broadcast): the contract of :func:`agents.base.rollout`,
         which calls this method when it exists. The lean path runs the whole horizon in one
-        TorchScript call (no Python between the frames: about a quarter faster)."""
+        call, no Python between the frames (see :meth:`_lean`)."""
         batch, horizon = actions.shape[0], actions.shape[1]
         state = state.expand(batch, *state.shape[1:]) if state.shape[0] == 1 else state
         if self.lean:
