@@ -271,7 +271,10 @@ def _box_qp(hess: np.ndarray, grad: np.ndarray, lo: np.ndarray, hi: np.ndarray,
 
 try:  # the same function compiled: about 6x faster on the planners' 40-variable problems
     import numba
-
-    _box_qp = numba.njit(cache=True)(_box_qp)
 except ImportError:  # pragma: no cover - numba is a dependency; NumPy runs the same code
-    pass
+    numba = None
+if numba is not None:
+    try:  # cached on disk where numba can write, else compiled in every process
+        _box_qp = numba.njit(cache=True)(_box_qp)
+    except (RuntimeError, OSError):  # pragma: no cover - depends on the file system
+        _box_qp = numba.njit(_box_qp)

@@ -111,13 +111,31 @@ def test_rollout_paths_agree_with_the_cell_walls_included(name):
     if name != "pendulum":
         lo, hi = scene.walls
         assert ((expected[..., :2] <= lo + 0.5) | (expected[..., :2] >= hi - 0.5)).any()
+    # one action for many states, one state for many actions: broadcast as torch does
+    one_action = actions[:1, 0]
+    torch.testing.assert_close(lean(starts, one_action),
+                               reference(starts, one_action.expand(24, -1)), atol=1e-9, rtol=0)
+    torch.testing.assert_close(lean(starts[:1], actions[:, 0]),
+                               reference(starts[:1].expand(24, -1, -1), actions[:, 0]),
+                               atol=1e-9, rtol=0)
 
 
-def test_compiled_kernel_is_in_use():
-    """numba is a dependency: the planners' CPU rollouts take the compiled path."""
+def test_compiled_kernel_is_in_use(monkeypatch):
+    """numba is a dependency: the planners' CPU rollouts without gradients take the compiled
+    path, and those with gradients do not."""
     from pig_control.control import kernels
 
     assert kernels.rollout is not None
+    calls = []
+    compiled = kernels.rollout
+    monkeypatch.setattr(kernels, "rollout", lambda *args: calls.append(1) or compiled(*args))
+    dyn = CellDynamics(oracle_cell(envs.make_scene("spring")))
+    state = torch.full((1, 2, 4), 10.0)
+    actions = torch.zeros(3, 5, 2)
+    dyn.rollout(state, actions)
+    assert len(calls) == 1
+    dyn.rollout(state, actions.requires_grad_())
+    assert len(calls) == 1
 
 
 def test_pendulum_cell_registered_and_roundtrips():

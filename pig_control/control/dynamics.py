@@ -109,6 +109,11 @@ class CellDynamics:
             accel = actions @ self.push
         else:
             accel = state.new_zeros(state.shape[0], 1, 2 * self.n_objects)
+        # one state for many sequences or one sequence for many states, as torch broadcasts
+        # (the compiled loops index both by row and must see equal batches)
+        batch = torch.broadcast_shapes(state.shape[:1], accel.shape[:1])[0]
+        state = state.expand(batch, *state.shape[1:])
+        accel = accel.expand(batch, *accel.shape[1:])
         args = (self.substeps, self.h, self.two_kl, self.k, self.spring, self.walls, self.low,
                 self.high)
         wants_grad = torch.is_grad_enabled() and (state.requires_grad or accel.requires_grad)

@@ -74,5 +74,14 @@ def _rollout(state, accel, substeps, h, two_kl, k, spring, walls, low, high):
     return out
 
 
-#: The compiled :func:`_rollout` (cached on disk after the first call), or None without numba.
-rollout = numba.njit(cache=True, nogil=True)(_rollout) if numba is not None else None
+def _compile(function):
+    """``numba.njit``, cached on disk where numba can write its cache, else compiled afresh in
+    every process (a read-only install with no writable home raises at decoration)."""
+    try:
+        return numba.njit(cache=True, nogil=True)(function)
+    except (RuntimeError, OSError):  # pragma: no cover - depends on the file system
+        return numba.njit(nogil=True)(function)
+
+
+#: The compiled :func:`_rollout`, or None without numba.
+rollout = _compile(_rollout) if numba is not None else None
