@@ -12,7 +12,8 @@ Python and dispatch overhead of every torch operation dominates. For the spring 
 Euler substeps and elastic walls, parameters read once as plain floats, the action scattered
 with one matrix product, TorchScript): about ten times faster than calling the cell. Its
 :meth:`CellDynamics.rollout` runs a whole horizon in one such call (the planners' rollouts use
-it). Other cells (gravity, pendulum) are called as they are. tests/test_mpc.py checks that both
+it). The pendulum's cell runs as compiled loops too (:mod:`pig_control.control.kernels`) when
+no gradient is wanted; gravity's cell is called as it is. tests/test_mpc.py checks that both
 paths agree with the cell and with the true simulator.
 
 The parameters are read when the object is built: build a new one after editing the cell
@@ -79,8 +80,16 @@ class CellDynamics:
                 for j in range(self.action_dim // 2):
                     push[2 * j, 2 * obj] = push[2 * j + 1, 2 * obj + 1] = gains[obj, j]
         self.push = push.to(device=device, dtype=dtype)
+        self.pendulum = None  # the pendulum's constants for its compiled loops
+        if lean and type(cell) is PendulumCell:
+            gain = math.exp(float(cell.log_gain.detach())) if cell.log_gain is not None else 0.0
+            g, m, l = params["g"], params["m"], params["l"]
+            self.pendulum = (cell.substeps, self.h, 3.0 * g / (2.0 * l),
+                             3.0 * gain / (m * l * l), cell.max_speed, cell.pivot)
 
     def __call__(self, state: Tensor, action: Tensor | None) -> Tensor:
+        if self._compiled_pendulum(state, action):
+            return self._pendulum(state, None if action is None else action.unsqueeze(1))[:, 0]
         if not self.lean:
             pos, vel = self.cell(state[..., :2], state[..., 2:], action)
             return torch.cat([pos, vel], -1)
@@ -95,11 +104,26 @@ class CellDynamics:
         state = state.expand(batch, *state.shape[1:]) if state.shape[0] == 1 else state
         if self.lean:
             return self._lean(state, actions)
+        if self._compiled_pendulum(state, actions):
+            return self._pendulum(state, actions)
         states = []
         for t in range(horizon):
             state = self(state, actions[:, t])
             states.append(state)
         return torch.stack(states, dim=1)
+
+    def _compiled_pendulum(self, state: Tensor, actions: Tensor | None) -> bool:
+        """Whether the pendulum's compiled loops apply: a pendulum, on the CPU, no gradient."""
+        return (self.pendulum is not None and kernels.pendulum_rollout is not None
+                and state.device.type == "cpu" and not _wants_grad(state, actions))
+
+    def _pendulum(self, state: Tensor, actions: Tensor | None) -> Tensor:
+        if actions is None:
+            actions = state.new_zeros(state.shape[0], 1, 0)
+        batch = torch.broadcast_shapes(state.shape[:1], actions.shape[:1])[0]
+        state = state.expand(batch, *state.shape[1:]).detach().contiguous().numpy()
+        actions = actions.expand(batch, *actions.shape[1:]).detach().contiguous().numpy()
+        return torch.from_numpy(kernels.pendulum_rollout(state, actions, *self.pendulum))
 
     def _lean(self, state: Tensor, actions: Tensor | None) -> Tensor:
         """The lean integrator over action sequences (B, H, d) (None: one frame, no action):
@@ -116,11 +140,16 @@ class CellDynamics:
         accel = accel.expand(batch, *accel.shape[1:])
         args = (self.substeps, self.h, self.two_kl, self.k, self.spring, self.walls, self.low,
                 self.high)
-        wants_grad = torch.is_grad_enabled() and (state.requires_grad or accel.requires_grad)
-        if kernels.rollout is not None and state.device.type == "cpu" and not wants_grad:
+        if kernels.rollout is not None and state.device.type == "cpu" \
+                and not _wants_grad(state, accel):
             return torch.from_numpy(kernels.rollout(state.detach().contiguous().numpy(),
                                                     accel.detach().contiguous().numpy(), *args))
         return _lean_rollout(state, accel, *args)
+
+
+def _wants_grad(state: Tensor, actions: Tensor | None) -> bool:
+    return torch.is_grad_enabled() and (state.requires_grad or
+                                        (actions is not None and actions.requires_grad))
 
 
 def _lean_rollout(state: Tensor, accel: Tensor, substeps: int, h: float, two_kl: float,
