@@ -419,29 +419,19 @@ def test_agents_does_not_import_model_or_envs():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-def test_box_qp_solves_to_kkt_and_is_never_worse_than_no_step():
-    """The GN planner's bounded least-squares solve: with enough passes the result meets the
-    optimality (KKT) conditions; cut short (one pass) it is still no worse than ``x = 0``."""
+def test_box_qp_meets_the_kkt_conditions():
+    """The GN planner's bounded least-squares solve, on ill-conditioned problems: feasible, zero
+    gradient on the free variables, gradient pushing into the bound on the fixed ones."""
     from agents.gn import _box_qp
 
     rng = np.random.default_rng(0)
-    worse_when_clamped = 0
     for _ in range(50):
         jac = rng.normal(size=(60, 20)) * np.logspace(-2, 1, 20)  # ill-conditioned columns
         hess, grad = jac.T @ jac + 1e-6 * np.eye(20), jac.T @ rng.normal(size=60) * 3
         lo, hi = -rng.uniform(0, 1, 20), rng.uniform(0, 1, 20)
-
-        def model(x, hess=hess, grad=grad):
-            return 0.5 * x @ hess @ x + grad @ x
-
         x = _box_qp(hess, grad, lo, hi, 100)
         g = grad + hess @ x
         assert np.all((x >= lo - 1e-12) & (x <= hi + 1e-12))
         free = (x > lo + 1e-9) & (x < hi - 1e-9)
         assert np.abs(g[free]).max(initial=0.0) < 1e-6
         assert np.all(g[x <= lo + 1e-9] >= -1e-6) and np.all(g[x >= hi - 1e-9] <= 1e-6)
-        short = _box_qp(hess, grad, lo, hi, 1)
-        assert model(short) <= 1e-12 and model(x) <= model(short) + 1e-9
-        clamped = np.clip(np.linalg.solve(hess, -grad), lo, hi)
-        worse_when_clamped += model(clamped) > 0
-    assert worse_when_clamped > 0  # the guard is exercised
