@@ -35,6 +35,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+try:
+    import numba
+except ImportError:  # pragma: no cover - numba is a dependency; callers fall back
+    numba = None
+
 Dynamics = Callable[[Tensor, Tensor], Tensor]
 """``dynamics(state (B, *S), action (B, d)) -> next_state (B, *S)``."""
 
@@ -45,6 +50,19 @@ Callback = Callable[[int, dict[str, Any]], None]
 """``callback(iteration, info)``, called once per optimisation iteration (0-based)."""
 
 Bound = float | Tensor
+
+
+def compiled(function: Callable) -> Callable | None:
+    """``function`` compiled to machine code with ``numba.njit`` (None without numba): for the
+    plain NumPy loops of the planners' hot paths. Cached on disk where numba can write its
+    cache, else compiled afresh in every process (a read-only install with no writable home
+    raises at decoration)."""
+    if numba is None:  # pragma: no cover - numba is a dependency
+        return None
+    try:
+        return numba.njit(cache=True, nogil=True)(function)
+    except (RuntimeError, OSError):  # pragma: no cover - depends on the file system
+        return numba.njit(nogil=True)(function)
 
 
 def rollout(dynamics: Dynamics, state: Tensor, actions: Tensor) -> Tensor:

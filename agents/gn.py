@@ -29,6 +29,7 @@ from agents.base import (
     Dynamics,
     Planner,
     colored_noise_filter,
+    compiled,
     rollout,
     sample_colored_noise,
 )
@@ -269,12 +270,5 @@ def _box_qp(hess: np.ndarray, grad: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     return np.minimum(np.maximum(x, lo), hi)
 
 
-try:  # the same function compiled: about 6x faster on the planners' 40-variable problems
-    import numba
-except ImportError:  # pragma: no cover - numba is a dependency; NumPy runs the same code
-    numba = None
-if numba is not None:
-    try:  # cached on disk where numba can write, else compiled in every process
-        _box_qp = numba.njit(cache=True)(_box_qp)
-    except (RuntimeError, OSError):  # pragma: no cover - depends on the file system
-        _box_qp = numba.njit(_box_qp)
+#: The same function compiled: about 6x faster on the planners' 40-variable problems.
+_box_qp = compiled(_box_qp) or _box_qp

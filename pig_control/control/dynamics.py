@@ -100,14 +100,13 @@ class CellDynamics:
         ((B, n, 4) or (1, n, 4), broadcast): the contract of :func:`agents.base.rollout`,
         which calls this method when it exists. The lean path runs the whole horizon in one
         call, no Python between the frames (see :meth:`_lean`)."""
-        batch, horizon = actions.shape[0], actions.shape[1]
-        state = state.expand(batch, *state.shape[1:]) if state.shape[0] == 1 else state
         if self.lean:
             return self._lean(state, actions)
         if self._compiled_pendulum(state, actions):
             return self._pendulum(state, actions)
+        state = state.expand(actions.shape[0], *state.shape[1:])  # the cell does not broadcast
         states = []
-        for t in range(horizon):
+        for t in range(actions.shape[1]):
             state = self(state, actions[:, t])
             states.append(state)
         return torch.stack(states, dim=1)
@@ -120,10 +119,8 @@ class CellDynamics:
     def _pendulum(self, state: Tensor, actions: Tensor | None) -> Tensor:
         if actions is None:
             actions = state.new_zeros(state.shape[0], 1, 0)
-        batch = torch.broadcast_shapes(state.shape[:1], actions.shape[:1])[0]
-        state = state.expand(batch, *state.shape[1:]).detach().contiguous().numpy()
-        actions = actions.expand(batch, *actions.shape[1:]).detach().contiguous().numpy()
-        return torch.from_numpy(kernels.pendulum_rollout(state, actions, *self.pendulum))
+        return _call_kernel(kernels.pendulum_rollout, *_same_batch(state, actions),
+                            *self.pendulum)
 
     def _lean(self, state: Tensor, actions: Tensor | None) -> Tensor:
         """The lean integrator over action sequences (B, H, d) (None: one frame, no action):
@@ -133,23 +130,32 @@ class CellDynamics:
             accel = actions @ self.push
         else:
             accel = state.new_zeros(state.shape[0], 1, 2 * self.n_objects)
-        # one state for many sequences or one sequence for many states, as torch broadcasts
-        # (the compiled loops index both by row and must see equal batches)
-        batch = torch.broadcast_shapes(state.shape[:1], accel.shape[:1])[0]
-        state = state.expand(batch, *state.shape[1:])
-        accel = accel.expand(batch, *accel.shape[1:])
+        state, accel = _same_batch(state, accel)
         args = (self.substeps, self.h, self.two_kl, self.k, self.spring, self.walls, self.low,
                 self.high)
         if kernels.rollout is not None and state.device.type == "cpu" \
                 and not _wants_grad(state, accel):
-            return torch.from_numpy(kernels.rollout(state.detach().contiguous().numpy(),
-                                                    accel.detach().contiguous().numpy(), *args))
+            return _call_kernel(kernels.rollout, state, accel, *args)
         return _lean_rollout(state, accel, *args)
 
 
 def _wants_grad(state: Tensor, actions: Tensor | None) -> bool:
     return torch.is_grad_enabled() and (state.requires_grad or
                                         (actions is not None and actions.requires_grad))
+
+
+def _same_batch(state: Tensor, per_frame: Tensor) -> tuple[Tensor, Tensor]:
+    """One state for many sequences (B, H, k) or one sequence for many states, broadcast as
+    torch does: the integrators index both by row and must see equal batches."""
+    batch = torch.broadcast_shapes(state.shape[:1], per_frame.shape[:1])[0]
+    return state.expand(batch, *state.shape[1:]), per_frame.expand(batch, *per_frame.shape[1:])
+
+
+def _call_kernel(kernel, state: Tensor, per_frame: Tensor, *args) -> Tensor:
+    """Run a compiled kernel of :mod:`pig_control.control.kernels` on NumPy views of CPU
+    tensors."""
+    return torch.from_numpy(kernel(state.detach().contiguous().numpy(),
+                                   per_frame.detach().contiguous().numpy(), *args))
 
 
 def _lean_rollout(state: Tensor, accel: Tensor, substeps: int, h: float, two_kl: float,

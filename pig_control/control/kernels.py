@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-try:
-    import numba
-except ImportError:  # pragma: no cover - numba is a dependency; the torch path still works
-    numba = None
+from agents.base import compiled
 
 
 def _rollout(state, accel, substeps, h, two_kl, k, spring, walls, low, high):
@@ -107,15 +104,6 @@ def _pendulum_rollout(state, actions, substeps, h, gravity, torque, max_speed, p
     return out
 
 
-def _compile(function):
-    """``numba.njit``, cached on disk where numba can write its cache, else compiled afresh in
-    every process (a read-only install with no writable home raises at decoration)."""
-    try:
-        return numba.njit(cache=True, nogil=True)(function)
-    except (RuntimeError, OSError):  # pragma: no cover - depends on the file system
-        return numba.njit(nogil=True)(function)
-
-
 #: The compiled :func:`_rollout` and :func:`_pendulum_rollout`, or None without numba.
-rollout = _compile(_rollout) if numba is not None else None
-pendulum_rollout = _compile(_pendulum_rollout) if numba is not None else None
+rollout = compiled(_rollout)
+pendulum_rollout = compiled(_pendulum_rollout)
