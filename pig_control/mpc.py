@@ -4,7 +4,8 @@
     python -m pig_control.mpc --env spring --model runs/spring/model.pt --set-param k=5 \\
         --env-param k=5 --video spring.gif
 
-Each control step the agent estimates the state (learned model: encode the newest frame and
+Each control step the agent estimates the state (learned model: encode the newest frame,
+refine the positions by render-and-compare with the model's decoder (``--refine`` steps), and
 update a Kalman filter that predicts with the model, or, for a model with a learned velocity
 correction, fit its velocity estimator to the last L frames; oracle: the true state), plans an
 action sequence over ``--horizon`` steps with ``--planner`` on the model's physics cell
@@ -22,7 +23,8 @@ planning per control step; env stepping and video rendering are not counted.
 
 JSON keys: success_rate, mean_final_distance (the env's goal_distance at the final step),
 mean_return, ms_per_step, env_frames (frames of environment interaction the model was trained
-on; 0 for the oracle), env, planner, model, horizon, seed, device, planner_options,
+on; 0 for the oracle), env, planner, model, horizon, seed, device, goal_from,
+refine_iterations, planner_options,
 cost_options, env_params, set_params, episodes (per episode: seed, success, final_distance,
 return, steps, ms_per_step).
 """
@@ -191,6 +193,10 @@ def build_parser():
     parser.add_argument("--goal-from", choices=("image", "coords"), default=None,
                         help="goal from the encoded goal image (default for learned models) "
                         "or from coordinates (default and only choice for the oracle)")
+    parser.add_argument("--refine", type=int, default=None, metavar="N",
+                        help="render-and-compare steps that refine the encoder's positions "
+                        "(learned models; default per env: 2 for the digits, 1 for the "
+                        "spring, 0 elsewhere)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--video", default=None, metavar="F.gif",
                         help="observation | goal | predicted plan, every step (imageio)")
@@ -212,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         ("--max-steps", args.max_steps)):
         if value is not None and value < 1:
             raise UserInputError(f"{flag} must be at least 1, got {value}")
+    if args.refine is not None and args.refine < 0:
+        raise UserInputError(f"--refine must be at least 0, got {args.refine}")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UserInputError("--device cuda: no CUDA device is available")
     if args.video and Path(args.video).suffix.lower() != ".gif":
@@ -234,6 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.goal_from == "image":
             raise UserInputError("the oracle takes its goal from coordinates: drop "
                                  "--goal-from image or use a learned model")
+        if args.refine:
+            raise UserInputError("--refine refines a learned model's encoder; the oracle "
+                                 "reads the true state")
         goal_from, env_frames, model_label = "coords", 0, "oracle"
         agent = OracleAgent(scene, set_params=set_params, **common)
     else:
@@ -244,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, value in set_params.items():
             model.cell.set_param(name, value)
         goal_from = args.goal_from or "image"
-        agent = ModelAgent(scene, model, **common)
+        agent = ModelAgent(scene, model, refine_iterations=args.refine, **common)
 
     max_steps = args.max_steps or scene.max_episode_steps
     frames: list | None = [] if args.video else None
@@ -262,6 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seed": args.seed,
         "device": args.device,
         "goal_from": goal_from,
+        "refine_iterations": 0 if oracle else agent.refine_iterations,
         "planner_options": {k: v for k, v in agent.planner_options.items()},
         "cost_options": agent.cost_options,
         "env_params": env_params,

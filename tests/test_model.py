@@ -15,7 +15,7 @@ import torch
 
 import envs
 from pig_control.config import load_config
-from pig_control.model.decoder import Decoder
+from pig_control.model.decoder import Decoder, fit_positions
 from pig_control.model.encoder import pixel_grid
 from pig_control.model.physics import CELLS, FreeCell, GravityCell, SpringCell
 from pig_control.model.pig import PIGModel
@@ -209,6 +209,26 @@ def test_decoder_places_the_mask_centroid_on_the_given_position(size, template):
     shift = torch.tensor([2.0, -3.0])
     moved = mask_centroids(single, inside + shift) - mask_centroids(single, inside)
     assert (moved - shift).abs().max() < 0.05
+
+
+def test_fit_positions_recovers_the_rendered_positions_and_never_worsens_a_frame():
+    torch.manual_seed(0)
+    decoder = Decoder(2, 32, 10)
+    with torch.no_grad():  # two distinct coloured objects on a textured background
+        decoder.content_logits.copy_(torch.tensor([4.0, -4.0, -4.0, -4.0, 4.0, -4.0])
+                                     .view(2, 3, 1, 1).expand(2, 3, 10, 10))
+        decoder.background_logits.normal_(-2.0, 0.5)
+        truth = torch.tensor([[[9.3, 12.6], [21.7, 18.2]], [[15.2, 20.4], [16.1, 8.9]]])
+        frames = decoder(truth)
+        start = truth + torch.tensor([[0.8, -0.6], [-0.5, 0.9]])
+        assert fit_positions(decoder, frames, start, 0) is start
+        fitted = fit_positions(decoder, frames, start, 3)
+        assert (fitted - truth).abs().max() < 1e-2
+        # a frame the decoder cannot draw: the fit may not help, but it never makes it worse
+        noise = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+        before = (decoder(start) - noise).square().sum((1, 2, 3))
+        after = (decoder(fit_positions(decoder, noise, start, 3)) - noise).square().sum((1, 2, 3))
+        assert (after <= before + 1e-6).all()
 
 
 def test_centroid_encoder_uses_pixel_centres():

@@ -240,6 +240,8 @@ def test_same_seed_same_episodes(capsys, tmp_path):
     (["--env", "spring", "--model", "oracle", "--planner-option", "bogus=1"], ["bogus"]),
     (["--env", "spring", "--model", "oracle", "--episodes", "0"], ["--episodes"]),
     (["--env", "spring", "--model", "oracle", "--goal-from", "image"], ["coordinates"]),
+    (["--env", "spring", "--model", "oracle", "--refine", "1"], ["--refine", "true state"]),
+    (["--env", "spring", "--refine", "-1"], ["--refine", "at least 0"]),
     (["--env", "spring", "--model", "/nonexistent/m.pt"], ["not found"]),
     (["--env", "gravity", "--model", "pretrained"], ["no shipped model for gravity yet"]),
 ])
@@ -328,6 +330,43 @@ def test_shipped_control_models_run_from_pixels(capsys, tmp_path, env):
     report = json.loads(out.read_text())
     assert 0 < report["env_frames"] <= 10_000
     assert len(report["episodes"]) == 1 and report["success_rate"] in (0.0, 1.0)
+    assert report["refine_iterations"] == {"spring": 1, "pendulum": 0, "mnist_spring": 2}[env]
+
+
+def test_refine_option_reaches_the_agent(capsys, tmp_path):
+    out = tmp_path / "report.json"
+    status, _, err = run(capsys, ["--env", "spring", "--refine", "3", "--episodes", "1",
+                                  "--max-steps", "1", "--quiet", "--json", str(out)])
+    assert status == 0, err
+    assert json.loads(out.read_text())["refine_iterations"] == 3
+
+
+def test_render_and_compare_follows_the_digits_closer_than_the_encoder():
+    """On frames of the digits scene the refined positions err by a nearly constant offset
+    (which cancels against the goal image, refined the same way): what varies from frame to
+    frame is several times smaller than the encoder's."""
+    from pig_control.control.agent import ModelAgent
+    from pig_control.mpc import load_learned, make_env
+
+    env = make_env("mnist_spring", {})
+    model, _, _ = load_learned("pretrained", "mnist_spring", "cpu")
+    rng = np.random.default_rng(0)
+    errors = {0: [], 2: []}
+    for iterations in errors:
+        agent = ModelAgent(env.unwrapped, model, refine_iterations=iterations)
+        for seed in range(12):
+            observation, info = env.reset(seed=seed)
+            for _ in range(int(rng.integers(0, 5))):
+                observation, *_, info = env.step(rng.uniform(-1, 1, 2).astype(np.float32))
+            with torch.no_grad():
+                found = agent._encode(observation).double().numpy()
+            truth = info["state"][:, :2]
+            if np.abs(found - truth).sum() > np.abs(found - truth[::-1]).sum():
+                truth = truth[::-1]  # the encoder's slots need not follow the scene's
+            errors[iterations].append(found - truth)
+    varying = {k: np.linalg.norm(e - np.mean(e, 0), axis=-1).mean()
+               for k, e in ((k, np.array(v)) for k, v in errors.items())}
+    assert varying[2] < 0.3 * varying[0], varying
 
 
 def test_model_agent_with_a_learned_correction_keeps_its_window():
