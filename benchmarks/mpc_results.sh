@@ -20,3 +20,5 @@ run --env spring --episodes 100 --json $R/mpc_spring_pretrained_100.json
 run --env spring --episodes 100 --seed 1000 --json $R/mpc_spring_pretrained_100_seed1000.json
 run --env mnist_spring --episodes 100 --json $R/mpc_mnist_spring_pretrained_100.json
 run --env mnist_spring --model oracle --episodes 100 --json $R/mpc_mnist_spring_oracle_100.json
+run --env spring --episodes 100 --env-param k=8 --set-param k=8 --json $R/mpc_spring_k8_adapted_100.json
+run --env spring --model oracle --episodes 100 --env-param k=8 --json $R/mpc_spring_k8_oracle_100.json
