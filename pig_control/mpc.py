@@ -23,9 +23,9 @@ planning per control step; env stepping and video rendering are not counted.
 
 JSON keys: success_rate, mean_final_distance (the env's goal_distance at the final step),
 mean_return, ms_per_step, env_frames (frames of environment interaction the model was trained
-on; 0 for the oracle), env, planner, model, horizon, seed, device, goal_from,
-refine_iterations, planner_options,
-cost_options, env_params, set_params, episodes (per episode: seed, success, final_distance,
+on; 0 for the oracle), env, planner, model, horizon, max_steps, seed, device, goal_from,
+refine_iterations, planner_options, cost_options, env_params, set_params, model_params (the
+model's physical parameters), machine, episodes (per episode: seed, success, final_distance,
 return, steps, ms_per_step).
 """
 

@@ -229,6 +229,22 @@ def test_fit_positions_recovers_the_rendered_positions_and_never_worsens_a_frame
         before = (decoder(start) - noise).square().sum((1, 2, 3))
         after = (decoder(fit_positions(decoder, noise, start, 3)) - noise).square().sum((1, 2, 3))
         assert (after <= before + 1e-6).all()
+        # objects far outside the image: nothing to fit (a singular system), they stay put
+        outside = truth + 100.0
+        assert torch.equal(fit_positions(decoder, frames, outside, 2), outside)
+
+
+def test_fit_positions_undoes_a_step_that_worsens_a_frame(monkeypatch):
+    """With every Gauss-Newton step reversed each step raises the error: all are undone."""
+    torch.manual_seed(0)
+    decoder = Decoder(2, 32, 10)
+    truth = torch.tensor([[[9.3, 12.6], [21.7, 18.2]], [[15.2, 20.4], [16.1, 8.9]]])
+    with torch.no_grad():
+        frames = decoder(truth)
+    start = truth + 0.5
+    solve = torch.linalg.solve
+    monkeypatch.setattr(torch.linalg, "solve", lambda a, b: -solve(a, b))
+    assert torch.equal(fit_positions(decoder, frames, start, 3), start)
 
 
 def test_centroid_encoder_uses_pixel_centres():

@@ -79,6 +79,7 @@ class Decoder(nn.Module):
         return (masks * contents).sum(1)
 
 
+@torch.no_grad()
 def fit_positions(decoder: Decoder, frames: torch.Tensor, positions: torch.Tensor,
                   iterations: int = 2, max_step: float = 2.0) -> torch.Tensor:
     """Render-and-compare: refine positions so that the decoder redraws the frames.
@@ -87,8 +88,9 @@ def fit_positions(decoder: Decoder, frames: torch.Tensor, positions: torch.Tenso
     of each frame, started from ``positions`` (the encoder's estimate). The Jacobian is a
     forward difference of 0.01 px in every coordinate, all rendered in one decoder call of
     B (1 + 2 n) frames; each step is limited to ``max_step`` px per coordinate. A step that
-    does not lower a frame's error is undone for that frame and ends its refinement. One more
-    decoder call checks the last step.
+    does not lower a frame's error (or makes it NaN) is undone for that frame and ends its
+    refinement. One more decoder call checks the last step. No gradient flows through the fit
+    (the result is detached).
 
     The encoder's centroid moves with the background and the other object under it; the
     decoder draws both, so the fitted positions follow the object more closely (on the
@@ -98,7 +100,7 @@ def fit_positions(decoder: Decoder, frames: torch.Tensor, positions: torch.Tenso
     Args:
         decoder: the model's decoder.
         frames: (B, 3, H, W) in [0, 1].
-        positions: starting positions (B, n, 2), pixels.
+        positions: starting positions (B, n, 2), pixels, in the decoder's dtype.
         iterations: Gauss-Newton steps (0: return ``positions``).
         max_step: largest change of one coordinate per step, pixels.
 
@@ -124,7 +126,7 @@ def fit_positions(decoder: Decoder, frames: torch.Tensor, positions: torch.Tenso
         residual = rendered[:, 0] - target
         new_error = residual.square().sum(-1)
         if error is not None:  # undo the steps that made a frame worse, and stop those frames
-            worse = active & (new_error > error)
+            worse = active & ~(new_error < error)
             current = torch.where(worse[:, None], previous, current)
             active &= ~worse
             new_error = torch.where(worse, error, new_error)
@@ -132,8 +134,10 @@ def fit_positions(decoder: Decoder, frames: torch.Tensor, positions: torch.Tenso
             break
         jac = (rendered[:, 1:] - rendered[:, :1]).transpose(1, 2) / h  # (B, P, 2n)
         hess = jac.transpose(1, 2) @ jac
-        hess = hess + 1e-6 * hess.diagonal(dim1=1, dim2=2).mean(-1)[:, None, None] * torch.eye(
-            coords, dtype=hess.dtype, device=hess.device)
+        # Levenberg-Marquardt damping, with a floor for a frame where nothing is visible
+        damping = 1e-6 * hess.diagonal(dim1=1, dim2=2).mean(-1) + 1e-6
+        hess = hess + damping[:, None, None] * torch.eye(coords, dtype=hess.dtype,
+                                                          device=hess.device)
         step = -torch.linalg.solve(hess, (jac.transpose(1, 2) @ residual[..., None]))[..., 0]
         previous, error = current, new_error
         current = current + torch.where(active[:, None], step.clamp(-max_step, max_step), 0.0)
