@@ -43,14 +43,14 @@ DEFAULT_PLANNER = "gn"
 #: stage costs are only a tie-break): only digit 0 is pushed, and near rest the spring pulls
 #: digit 1 sideways only through a stretch and a tilt together, so a plan that weighs every
 #: step's distance will not pay for that manoeuvre and leaves digit 1 drifting (oracle over
-#: 100 episodes: 99 % with 3000, about 80 % with 30). A horizon of 20 steps (6 time units)
+#: 100 episodes: 99 % with 3000, 78 % with 30). A horizon of 20 steps (6 time units)
 #: covers about 2.7 periods of the spring (pendulum: 20 steps).
 #: ``filter``: noise levels of the learned models' state filter (:class:`StateFilter`).
 #: ``refine_iterations``: render-and-compare steps after the encoder
 #: (:func:`pig_control.model.decoder.fit_positions`); the part of the encoder's error that
 #: changes from frame to frame falls from 0.07 to 0.008 px on the spring and from 0.3 to 0.03 px
-#: on the digits. The pendulum keeps its encoder's coordinates, which its physics was fitted to
-#: (the fit moves them by about a pixel towards the bob's centre).
+#: on the digits (``benchmarks/refine_accuracy.py``). The pendulum keeps its encoder's
+#: coordinates, which its physics was fitted to (100 % success either way).
 DEFAULTS: dict[str, dict[str, Any]] = {
     "spring": {"horizon": 20, "cost": {"velocity_weight": 1.0, "terminal_weight": 30.0},
                "filter": {"position_noise": 0.1, "accel_noise": 0.3}, "refine_iterations": 1},
@@ -66,8 +66,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 
 #: Options of each planner used unless the user overrides them (small budgets: real time).
 #: GN: 256 wide samples instead of 32 narrow ones (std 0.3) took the stiff spring (k = 8,
-#: adapted) from 60 % to 90-100 % and the spring over 100 episodes from 85 % to 91 %; with
-#: them one iteration per step does as well as two there, at half the time.
+#: adapted, 20 episodes) from 60 % to 90 % (over 100 episodes it is at 80 % now) and the spring
+#: over 100 episodes from 85 % to 91 %; with them one iteration per step does as well as two
+#: there from pixels, at half the time.
 PLANNER_DEFAULTS: dict[str, dict[str, Any]] = {
     "gn": {"iterations": 1, "first_iterations": 20, "samples": 256, "sample_std": 1.0,
            "beta": 2.0},
