@@ -66,7 +66,8 @@ class GaussNewtonPlanner(Planner):
         step_sizes: step lengths tried in each line search; 0 (keep the nominal) is always added.
         fd_step: relative finite-difference step: ``fd_step * (1 + |x|)`` for a state
             component x, ``fd_step * half_range`` for an action component.
-        active_set_iterations: at most this many active-set passes per solve.
+        active_set_iterations: at most this many active-set passes per solve (each fixes or
+            releases one variable).
         samples: random sequences added to every line-search batch (0: pure Gauss-Newton):
             the full step plus coloured noise of standard deviation ``sample_std`` (fraction
             of the half-width of the bounds) and spectral exponent ``beta``; they let the
@@ -81,7 +82,7 @@ class GaussNewtonPlanner(Planner):
                  iterations: int = 1, first_iterations: int | None = None,
                  damping: float = 1e-4,
                  step_sizes: tuple[float, ...] = (1.0, 0.5, 0.25),
-                 fd_step: float = 1e-3, active_set_iterations: int = 10,
+                 fd_step: float = 1e-3, active_set_iterations: int = 100,
                  samples: int = 0, sample_std: float = 0.3, beta: float = 2.0,
                  seed: int = 0, callback: Callback | None = None,
                  device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
@@ -240,33 +241,57 @@ class GaussNewtonPlanner(Planner):
 
 def _box_qp(hess: np.ndarray, grad: np.ndarray, lo: np.ndarray, hi: np.ndarray,
             iterations: int) -> np.ndarray:
-    """Minimise ``0.5 x' H x + g' x`` subject to ``lo <= x <= hi`` (H positive definite).
+    """Minimise ``0.5 x' H x + g' x`` subject to ``lo <= x <= hi`` (H positive definite,
+    ``lo <= 0 <= hi``).
 
-    Primal active set: solve on the free variables with the others held at their bounds, fix
-    free variables that leave the box at the bound they crossed, release fixed ones whose
-    gradient points into the box; stop when the set no longer changes. The result is clamped
-    into the box (feasible even if the pass limit is reached). The first guess of the active
-    set: the variables already at a bound (``x = 0`` there) that the gradient pushes against
-    it; in MPC these are mostly the saturated actions of the last plan, which saves passes.
+    Primal active set (Nocedal & Wright, Algorithm 16.3, for box constraints): starting from the
+    feasible ``x = 0``, each pass minimises over the free variables with the fixed ones held at
+    their bounds and moves towards that minimiser as far as the box allows; a variable that
+    blocks the move is fixed at its bound, and once the minimiser is reached the fixed variable
+    whose gradient points most into the box is released. Every pass lowers the objective or
+    changes the set by one, so it cannot cycle, and it stops at the exact optimum (the KKT
+    conditions) unless ``iterations`` passes run out, leaving a feasible point no worse than
+    ``x = 0``. The first guess of the fixed set: the variables already at a bound (``x = 0``
+    there) that the gradient pushes against it; in MPC these are mostly the saturated actions
+    of the last plan, which saves passes.
     """
-    at_lo = (lo >= 0.0) & (grad > 0.0)
-    at_hi = (hi <= 0.0) & (grad < 0.0)
-    x = np.zeros_like(grad)
+    n = grad.shape[0]
+    x = np.minimum(np.maximum(np.zeros(n), lo), hi)
+    at_lo = (x <= lo) & (grad > 0.0)
+    at_hi = (x >= hi) & (grad < 0.0)
     for _ in range(iterations):
         free = ~(at_lo | at_hi)
-        x = np.where(at_lo, lo, np.where(at_hi, hi, 0.0))
-        if free.all():
-            x = np.linalg.solve(hess, -grad)
-        elif free.any():
-            idx = np.flatnonzero(free)
+        idx = np.flatnonzero(free)
+        step = np.zeros(n)
+        if idx.size:
             rows = hess[idx]
-            x[idx] = np.linalg.solve(rows[:, idx], -(grad[idx] + rows @ x))
+            step[idx] = np.linalg.solve(rows[:, idx], -(grad[idx] + rows @ x))
+        # the longest move towards the free minimiser that stays in the box
+        alpha, blocking = 1.0, -1
+        for i in idx:
+            if step[i] < 0.0 and x[i] + step[i] < lo[i]:
+                limit = (lo[i] - x[i]) / step[i]
+            elif step[i] > 0.0 and x[i] + step[i] > hi[i]:
+                limit = (hi[i] - x[i]) / step[i]
+            else:
+                continue
+            if limit < alpha:
+                alpha, blocking = limit, i
+        x = x + alpha * step
+        if blocking >= 0:  # fix the variable that stopped the move
+            if step[blocking] < 0.0:
+                x[blocking], at_lo[blocking] = lo[blocking], True
+            else:
+                x[blocking], at_hi[blocking] = hi[blocking], True
+            continue
+        # at the minimiser over the free variables: release the fixed one pulled hardest inwards
         g = grad + hess @ x
-        new_lo = (at_lo & (g >= 0)) | (free & (x < lo))
-        new_hi = (at_hi & (g <= 0)) | (free & (x > hi))
-        if np.array_equal(new_lo, at_lo) and np.array_equal(new_hi, at_hi):
+        pull = np.where(at_lo, -g, np.where(at_hi, g, 0.0))
+        worst = int(np.argmax(pull))
+        if pull[worst] <= 0.0:
             break
-        at_lo, at_hi = new_lo, new_hi
+        at_lo[worst] = False
+        at_hi[worst] = False
     return np.minimum(np.maximum(x, lo), hi)
 
 

@@ -419,9 +419,20 @@ def test_agents_does_not_import_model_or_envs():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
+def _assert_kkt(hess, grad, lo, hi, x):
+    g = grad + hess @ x
+    assert np.all((x >= lo - 1e-12) & (x <= hi + 1e-12))
+    free = (x > lo + 1e-9) & (x < hi - 1e-9)
+    assert np.abs(g[free]).max(initial=0.0) < 1e-6 * (1.0 + np.abs(grad).max())
+    assert np.all(g[x <= lo + 1e-9] >= -1e-6) and np.all(g[x >= hi - 1e-9] <= 1e-6)
+
+
 def test_box_qp_meets_the_kkt_conditions():
-    """The GN planner's bounded least-squares solve, on ill-conditioned problems: feasible, zero
-    gradient on the free variables, gradient pushing into the bound on the fixed ones."""
+    """The GN planner's bounded least-squares solve: feasible, zero gradient on the free
+    variables, gradient pushing into the bound on the fixed ones. Two families: ill-conditioned
+    random least squares, and GN-like ones (a causal map from 20 steps of 2 actions, a large
+    pull and many actions already on a bound), where the earlier block active-set method, which
+    swapped every violated bound at once, cycled on 2 of these 200 problems."""
     from agents.gn import _box_qp
 
     rng = np.random.default_rng(0)
@@ -429,9 +440,14 @@ def test_box_qp_meets_the_kkt_conditions():
         jac = rng.normal(size=(60, 20)) * np.logspace(-2, 1, 20)  # ill-conditioned columns
         hess, grad = jac.T @ jac + 1e-6 * np.eye(20), jac.T @ rng.normal(size=60) * 3
         lo, hi = -rng.uniform(0, 1, 20), rng.uniform(0, 1, 20)
+        _assert_kkt(hess, grad, lo, hi, _box_qp(hess, grad, lo, hi, 100))
+    for _ in range(200):
+        n = 40
+        jac = np.tril(rng.normal(size=(n, n))) * np.repeat(np.linspace(0.2, 3, 20), 2)[:, None]
+        hess, grad = jac.T @ jac + 1e-4 * np.eye(n), jac.T @ rng.normal(size=n) * 20
+        u = rng.uniform(-1, 1, n) * (rng.uniform(size=n) > 0.5)
+        u = np.where(rng.uniform(size=n) > 0.7, np.sign(u + 1e-9), u)  # the last plan's actions
+        lo, hi = -1.0 - u, 1.0 - u
         x = _box_qp(hess, grad, lo, hi, 100)
-        g = grad + hess @ x
-        assert np.all((x >= lo - 1e-12) & (x <= hi + 1e-12))
-        free = (x > lo + 1e-9) & (x < hi - 1e-9)
-        assert np.abs(g[free]).max(initial=0.0) < 1e-6
-        assert np.all(g[x <= lo + 1e-9] >= -1e-6) and np.all(g[x >= hi - 1e-9] <= 1e-6)
+        _assert_kkt(hess, grad, lo, hi, x)
+        assert 0.5 * x @ hess @ x + grad @ x <= 1e-12  # never worse than no step
