@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The control figures of the README (section "Control"): the shipped world models from pixels,
 # the oracle, and zero-data adaptation to a stiffer spring, each written to
-# benchmarks/results/mpc_*.json. Single-threaded; about 15 minutes on a 2-core CPU. Run it with
+# benchmarks/results/mpc_*.json. Single-threaded; about 5 minutes on a 2-core CPU. Run it with
 # nothing else on the machine: the JSON files record the median milliseconds per control step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,3 +22,5 @@ run --env mnist_spring --episodes 100 --json $R/mpc_mnist_spring_pretrained_100.
 run --env mnist_spring --model oracle --episodes 100 --json $R/mpc_mnist_spring_oracle_100.json
 run --env spring --episodes 100 --env-param k=8 --set-param k=8 --json $R/mpc_spring_k8_adapted_100.json
 run --env spring --model oracle --episodes 100 --env-param k=8 --json $R/mpc_spring_k8_oracle_100.json
+run --env spring --episodes 100 --env-param k=8 --set-param k=8 --max-steps 60 --json $R/mpc_spring_k8_adapted_100_60steps.json
+run --env spring --model oracle --episodes 100 --env-param k=8 --max-steps 60 --json $R/mpc_spring_k8_oracle_100_60steps.json
