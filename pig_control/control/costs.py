@@ -13,6 +13,14 @@ import torch
 from torch import Tensor
 
 
+def _check_weights(**weights: float) -> None:
+    """Raise ValueError unless every cost weight is a finite number >= 0."""
+    bad = {name: w for name, w in weights.items() if not (math.isfinite(w) and w >= 0.0)}
+    if bad:
+        raise ValueError("cost weights must be finite and at least 0, got "
+                         + ", ".join(f"{name}={w}" for name, w in bad.items()))
+
+
 def _time_weights(horizon: int, terminal_weight: float, like: Tensor) -> Tensor:
     """(H,) ones with ``terminal_weight`` on the last step."""
     w = torch.ones(horizon, dtype=like.dtype, device=like.device)
@@ -35,6 +43,8 @@ class BallGoalCost:
 
     def __init__(self, goal: Tensor, velocity_weight: float = 1.0, terminal_weight: float = 10.0,
                  action_weight: float = 1e-3):
+        _check_weights(velocity_weight=velocity_weight, terminal_weight=terminal_weight,
+                       action_weight=action_weight)
         self.goal = goal
         self.velocity_weight = velocity_weight
         self.terminal_weight = terminal_weight
@@ -103,6 +113,8 @@ class PendulumCost:
     def __init__(self, goal: Tensor, pivot: float, terminal_weight: float = 1.0,
                  velocity_weight: float = 0.1, action_weight: float = 1e-3,
                  max_torque: float = 2.0):
+        _check_weights(terminal_weight=terminal_weight, velocity_weight=velocity_weight,
+                       action_weight=action_weight)
         self.pivot = pivot
         packed = torch.cat([goal.reshape(1, 2), torch.zeros_like(goal.reshape(1, 2))], -1)
         self.goal_theta = float(bob_angle(packed, pivot)[0])
