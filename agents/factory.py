@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any
 
 from agents.base import Bound, Cost, Dynamics, Planner
@@ -59,7 +60,8 @@ def make_planner(name: str, dynamics: Dynamics, cost: Cost, action_dim: int, hor
     Raises:
         ValueError: unknown planner name (the message lists the known ones).
         TypeError: an option the planner does not take (the message names it and lists the
-            valid ones).
+            valid ones), or a value not of its default's type (an integer option given 1.5, a
+            number given a string or NaN); integral floats and lists are converted.
     """
     cls = _lookup(name)
     valid = planner_options(name)
@@ -67,4 +69,37 @@ def make_planner(name: str, dynamics: Dynamics, cost: Cost, action_dim: int, hor
     if unknown:
         raise TypeError(f"unknown option(s) {', '.join(unknown)} for planner {name!r}; "
                         f"valid options: {', '.join(valid)}")
+    params = inspect.signature(cls.__init__).parameters
+    options = {key: _checked(name, key, value, params[key]) for key, value in options.items()}
     return cls(dynamics, cost, action_dim, horizon, low, high, **options)
+
+
+def _checked(planner: str, key: str, value: Any, param: inspect.Parameter) -> Any:
+    """``value`` of option ``key`` in the type of its default (or of its ``int | None`` /
+    ``float | None`` annotation): integers stay integers (an integral float becomes one),
+    numbers must be finite, a tuple of numbers may come as a list. Raises TypeError."""
+    default, hint = param.default, str(param.annotation)
+    if value is None and (default is None or "None" in hint):
+        return None
+    if default is None:
+        kind = int if hint.startswith("int") else float if hint.startswith("float") else None
+    else:
+        kind = type(default)
+    if kind is None or kind is bool or kind not in (int, float, tuple):
+        return value
+
+    def number(item: Any, integral: bool) -> Any:
+        ok = isinstance(item, (int, float)) and not isinstance(item, bool) \
+            and math.isfinite(item) and (not integral or float(item).is_integer())
+        if not ok:
+            what = "an integer" if integral else "a finite number"
+            raise TypeError(f"option {key!r} of planner {planner!r} must be {what}, "
+                            f"got {item!r}")
+        return int(item) if integral else float(item)
+
+    if kind is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"option {key!r} of planner {planner!r} must be a list of numbers, "
+                            f"got {value!r}")
+        return tuple(number(item, False) for item in value)
+    return number(value, kind is int)

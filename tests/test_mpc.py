@@ -238,6 +238,8 @@ def test_same_seed_same_episodes(capsys, tmp_path):
     (["--env", "spring", "--model", "oracle", "--set-param", "zz=1"], ["zz", "k, l"]),
     (["--env", "spring", "--model", "oracle", "--set-param", "k=abc"], ["number"]),
     (["--env", "spring", "--model", "oracle", "--planner-option", "bogus=1"], ["bogus"]),
+    (["--env", "spring", "--model", "oracle", "--planner-option", "iterations=1.5"],
+     ["'iterations'", "integer"]),
     (["--env", "spring", "--model", "oracle", "--episodes", "0"], ["--episodes"]),
     (["--env", "spring", "--model", "oracle", "--cost-option", "velocity_weight=-1"],
      ["cost weights", "velocity_weight=-1.0"]),

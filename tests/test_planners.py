@@ -150,6 +150,30 @@ def test_bad_bounds_raise():
         make_planner("cem", dynamics, cost, 2, H, torch.zeros(3), 1.0)
 
 
+@pytest.mark.parametrize("options, words", [
+    ({"iterations": 1.5}, ["'iterations'", "integer", "1.5"]),
+    ({"samples": "abc"}, ["'samples'", "integer"]),
+    ({"sample_std": float("nan")}, ["'sample_std'", "finite number"]),
+    ({"beta": True}, ["'beta'", "finite number"]),
+    ({"first_iterations": 2.5}, ["'first_iterations'", "integer"]),
+    ({"step_sizes": 1.0}, ["'step_sizes'", "list of numbers"]),
+    ({"step_sizes": [1.0, "x"]}, ["'step_sizes'", "finite number"]),
+])
+def test_option_of_the_wrong_type_raises(options, words):
+    with pytest.raises(TypeError) as raised:
+        make_planner("gn", dynamics, cost, 2, H, **options)
+    for word in words:
+        assert word in str(raised.value)
+
+
+def test_options_are_converted_to_their_defaults_type():
+    planner = make_planner("gn", dynamics, cost, 2, H, iterations=2.0, sample_std=1,
+                           step_sizes=[1, 0.5], first_iterations=None, threads=None)
+    assert type(planner.iterations) is int and planner.iterations == 2
+    assert type(planner.sample_std) is float and planner.first_iterations == 2
+    assert planner.alphas.tolist() == [0.0, 1.0, 0.5]
+
+
 # --------------------------------------------------------------------------- warm start
 
 
