@@ -1,15 +1,16 @@
 """How far the shipped control models' positions are from the truth, with and without
 render-and-compare refinement (``pig_control.model.decoder.fit_positions``).
 
-    python benchmarks/refine_accuracy.py [--frames 100] [--out benchmarks/results/refine_accuracy.json]
+    python benchmarks/refine_accuracy.py [--frames 100]
+        [--out benchmarks/results/refine_accuracy.json]
 
 Frames come from the actuated scenes after a few random actions (episode i resets with seed i).
 For each number of refinement steps the script reports, in pixels, the mean distance of each
 found position from the true one, the constant offset (the mean error vector per object, which
 cancels against a goal image encoded the same way) and what varies from frame to frame (the mean
 distance after removing that offset: what the state filter and the planner see as noise), and
-the milliseconds per frame the refinement adds to the encoder (one frame at a time, one thread). The encoder's object slots are
-matched to the scene's objects on the first frame.
+the milliseconds per frame the refinement adds to the encoder (one frame at a time, one
+thread). The encoder's object slots are matched to the scene's objects on the first frame.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def measure(name: str, count: int) -> dict:
     frames, truth = sample_frames(name, count)
     with torch.no_grad():
         encoded = model.encoder(frames)
-    if np.abs(encoded[0].numpy() - truth[0]).sum() > np.abs(encoded[0].numpy() - truth[0, ::-1]).sum():
+    first = encoded[0].numpy()
+    if np.abs(first - truth[0]).sum() > np.abs(first - truth[0, ::-1]).sum():
         truth = truth[:, ::-1]  # the encoder's slots need not follow the scene's
     rows = {}
     for steps in STEPS:

@@ -1,6 +1,7 @@
 """The spring's speed weight in the MPC cost: 0.3 (the default) against 1.0 (the former one).
 
-    python benchmarks/spring_velocity_weight.py [--out benchmarks/results/spring_velocity_weight.json]
+    python benchmarks/spring_velocity_weight.py
+        [--out benchmarks/results/spring_velocity_weight.json]
 
 Runs ``python -m pig_control.mpc`` on the spring with ``--cost-option velocity_weight=W`` for
 both weights over the same seeded episodes: the oracle (true simulator, true state) at k = 4 and

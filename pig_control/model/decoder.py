@@ -118,7 +118,7 @@ def fit_positions(decoder: Decoder, frames: torch.Tensor, positions: torch.Tenso
     target = frames.flatten(1)
     current = positions.reshape(batch, coords)
     active = torch.ones(batch, dtype=torch.bool, device=positions.device)
-    error = None
+    previous, error = current, None  # the positions before the last step, and their error
     for it in range(iterations + 1):
         last = it == iterations
         probe = current[:, None] if last else current[:, None] + shift  # (B, R, 2n)
