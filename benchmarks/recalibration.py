@@ -1,0 +1,115 @@
+"""Control from pixels before and after ``python -m pig_control.recalibrate``, same episodes.
+
+    python benchmarks/recalibration.py [--original-rev 60b3aff]
+        [--out benchmarks/results/recalibration.json]
+
+For the digits and the spring: the control model as trained (the shipped file at git revision
+``--original-rev``, before any recalibration), recalibrated here on its own training rollouts
+(``data/SCENE_rollouts.npz``, written with the command in ``configs/SCENE_control.yaml`` if
+missing), and both run by ``python -m pig_control.mpc`` over the same blocks of 100 seeded
+episodes: the digits on six blocks, the spring at k = 4 and adapted to k = 8 on three each.
+Writes the parameters of both models and the success counts. Single-threaded; about 20 minutes
+on a 2-core CPU. Needs a git checkout (for the original models).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pig_control.checkpoint import load_model  # noqa: E402
+from pig_control.data import collect_rollouts, save_npz  # noqa: E402
+from pig_control.mpc import main as mpc_main  # noqa: E402
+from pig_control.recalibrate import gains  # noqa: E402
+from pig_control.recalibrate import main as recalibrate_main  # noqa: E402
+
+EPISODES = 100
+#: (scene, task name, extra mpc arguments, first seed of each block of EPISODES episodes)
+TASKS = (
+    ("mnist_spring", "digits", [], (0, 1000, 2000, 3000, 4000, 5000)),
+    ("spring", "spring, k = 4", [], (0, 1000, 2000)),
+    ("spring", "spring adapted to k = 8", ["--env-param", "k=8", "--set-param", "k=8"],
+     (0, 100, 200)),
+)
+
+
+def rollouts(scene: str) -> Path:
+    """The control model's training rollouts (196 coloured-noise episodes of 50 steps)."""
+    path = ROOT / "data" / f"{scene}_rollouts.npz"
+    if not path.is_file():
+        save_npz(path, collect_rollouts(scene, episodes=196, steps=50, policy="colored",
+                                        seed=0, progress=True))
+    return path
+
+
+def original(scene: str, rev: str, folder: Path) -> Path:
+    """The shipped model of ``scene`` at git revision ``rev``, written into ``folder``."""
+    name = f"pig_control/pretrained/{scene}_control.pt"
+    blob = subprocess.run(["git", "show", f"{rev}:{name}"], cwd=ROOT, capture_output=True,
+                          check=True).stdout
+    path = folder / f"{scene}_original.pt"
+    path.write_bytes(blob)
+    return path
+
+
+def successes(model: Path, scene: str, args: list[str], seed: int, folder: Path) -> int:
+    out = folder / "run.json"
+    mpc_main(["--env", scene, "--model", str(model), "--episodes", str(EPISODES), "--seed",
+              str(seed), "--quiet", "--json", str(out), *args])
+    return sum(e["success"] for e in json.loads(out.read_text())["episodes"])
+
+
+def physics(path: Path) -> dict:
+    model, _ = load_model(path)
+    return {**model.params, "gain": gains(model.cell)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--original-rev", default="60b3aff",
+                        help="git revision whose shipped models are the trained originals")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/recalibration.json"))
+    args = parser.parse_args()
+    start = time.perf_counter()
+    report = {"original_rev": args.original_rev, "models": {}, "rows": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        models = {}
+        for scene in sorted({task[0] for task in TASKS}):
+            before = original(scene, args.original_rev, folder)
+            after = folder / f"{scene}_recalibrated.pt"
+            recalibrate_main(["--checkpoint", str(before), "--data", str(rollouts(scene)),
+                              "--out", str(after), "--quiet"])
+            models[scene] = {"original": before, "recalibrated": after}
+            report["models"][scene] = {kind: physics(path) for kind, path in
+                                       models[scene].items()}
+        for scene, name, extra, seeds in TASKS:
+            for kind, path in models[scene].items():
+                counts = [successes(path, scene, extra, s, folder) for s in seeds]
+                total = EPISODES * len(seeds)
+                report["rows"].append({"task": name, "model": kind, "seeds": list(seeds),
+                                       "successes": counts, "episodes": total,
+                                       "success_rate": sum(counts) / total})
+                print(f"{name:26s} {kind:12s}: {sum(counts):4d} / {total}  {counts}",
+                      flush=True)
+    report["wall_clock_s"] = time.perf_counter() - start
+    report["machine"] = {"node": platform.node(), "processor": platform.machine(),
+                         "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+                         "python": platform.python_version()}
+    Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
