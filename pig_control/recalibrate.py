@@ -159,7 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if actions.shape[2] != config.action_dim:
         raise UserInputError(f"{args.data}: {actions.shape[2]} action components, but the model "
                              f"takes {config.action_dim}")
-    scene = payload.get("metadata", {}).get("scene") or data.get("scene")
+    scene = (payload.get("metadata") or {}).get("scene") or data.get("scene")
+    if data.get("scene") and scene != data["scene"]:
+        raise UserInputError(f"{args.data}: rollouts of {data['scene']}, but the model was "
+                             f"trained on {scene}")
     refine = args.refine
     if refine is None:
         refine = DEFAULTS.get(scene, {}).get("refine_iterations", 0)

@@ -109,3 +109,16 @@ def test_a_good_output_file_survives_a_failed_run(capsys, tmp_path, rollouts):
     status, _, _ = run(capsys, ["--checkpoint", str(SPRING), "--data", str(rollouts),
                                 "--out", str(out), "--lr", "1e30", "--steps", "5", "--quiet"])
     assert status == 2 and out.read_bytes() == b"precious"
+
+
+def test_rollouts_of_another_scene_exit_2(capsys, tmp_path, rollouts):
+    from pig_control.data import load_dataset
+
+    data = load_dataset(rollouts)
+    data["scene"] = "bouncing"
+    other = tmp_path / "other.npz"
+    save_npz(other, data)
+    out = tmp_path / "recal.pt"
+    status, _, err = run(capsys, ["--checkpoint", str(SPRING), "--data", str(other),
+                                  "--out", str(out), "--quiet"])
+    assert status == 2 and "rollouts of bouncing" in err and not out.exists()
