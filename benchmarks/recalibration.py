@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 from pig_control.checkpoint import load_model  # noqa: E402
 from pig_control.data import collect_rollouts, save_npz  # noqa: E402
 from pig_control.mpc import main as mpc_main  # noqa: E402
-from pig_control.recalibrate import gains  # noqa: E402
 from pig_control.recalibrate import main as recalibrate_main  # noqa: E402
+from pig_control.recalibrate import physical_values  # noqa: E402
 
 EPISODES = 100
 #: (scene, task name, extra mpc arguments, first seed of each block of EPISODES episodes)
@@ -71,8 +71,7 @@ def successes(model: Path, scene: str, args: list[str], seed: int, folder: Path)
 
 
 def physics(path: Path) -> dict:
-    model, _ = load_model(path)
-    return {**model.params, "gain": gains(model.cell)}
+    return physical_values(load_model(path)[0])
 
 
 def main() -> None:

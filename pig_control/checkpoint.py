@@ -95,11 +95,19 @@ def code_version() -> str:
         return "unknown"
 
 
+#: What only resuming a training run needs: left out of a shipped model.
+TRAINING_STATE = ("optimizer", "rng", "identification", "identification_rng")
+
+
+def shippable(payload: dict) -> dict:
+    """``payload`` without its training state and format tag (ready for :func:`save_checkpoint`):
+    the model and its provenance, which cannot be resumed and is a fraction of the size."""
+    return {key: value for key, value in payload.items()
+            if key not in (*TRAINING_STATE, "format")}
+
+
 def export_model(source: str | os.PathLike, destination: str | os.PathLike) -> dict:
-    """Write a shippable copy of a training checkpoint: the model and its provenance, without
-    the optimiser and sampling state (so it cannot be resumed, and is a fraction of the size)."""
-    payload = load_checkpoint(source)
-    kept = {key: value for key, value in payload.items()
-            if key not in ("optimizer", "rng", "identification", "identification_rng", "format")}
+    """Write a shippable copy of a training checkpoint (:func:`shippable`)."""
+    kept = shippable(load_checkpoint(source))
     save_checkpoint(destination, kept)
     return kept

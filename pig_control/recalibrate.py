@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from pig_control.checkpoint import code_version, load_model, save_checkpoint
+from pig_control.checkpoint import code_version, load_model, save_checkpoint, shippable
 from pig_control.cli import make_parser, run_main, write_json
 from pig_control.config import config_from_dict
 from pig_control.errors import UserInputError
@@ -56,10 +56,12 @@ def refined_positions(model, frames: np.ndarray, refine_iterations: int, batch: 
     return torch.cat(out).reshape(n, t, -1, 2)
 
 
-def gains(cell) -> list[float]:
-    """The cell's action gain of each object (empty for an unactuated cell)."""
-    log_gain = getattr(cell, "log_gain", None)
-    return [] if log_gain is None else log_gain.detach().exp().flatten().tolist()
+def physical_values(model) -> dict:
+    """The model's physical parameters and its action gains (``gain``: one per entry of the
+    cell's log-gain, empty for an unactuated cell)."""
+    log_gain = getattr(model.cell, "log_gain", None)
+    gain = [] if log_gain is None else log_gain.detach().exp().flatten().tolist()
+    return {**model.params, "gain": gain}
 
 
 def refit_physics(model, positions: torch.Tensor, actions: torch.Tensor, chunk_frames: int,
@@ -167,12 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if refine is None:
         refine = DEFAULTS.get(scene, {}).get("refine_iterations", 0)
 
-    before = {**model.params, "gain": gains(model.cell)}
+    before = physical_values(model)
     positions = refined_positions(model, frames, refine, progress=not args.quiet)
     chunk_frames = config_from_dict(payload["config"]).training.identify_frames
     fit = refit_physics(model, positions, torch.from_numpy(actions).float(), chunk_frames,
                         args.steps, args.lr, progress=not args.quiet)
-    after = {**model.params, "gain": gains(model.cell)}
+    after = physical_values(model)
     command = "python -m pig_control.recalibrate " + " ".join(
         sys.argv[1:] if argv is None else argv)
     metadata = dict(payload.get("metadata") or {})
@@ -180,11 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  "refine_iterations": refine, "steps": args.steps,
                                  "lr": args.lr, "params_before": before,
                                  "params_after": after, "code": code_version(), **fit}
-    kept = {key: value for key, value in payload.items()
-            if key not in ("optimizer", "rng", "identification", "identification_rng",
-                           "format", "model", "params", "metadata")}
-    save_checkpoint(args.out, {**kept, "model": model.state_dict(), "params": model.params,
-                               "metadata": metadata})
+    save_checkpoint(args.out, {**shippable(payload), "model": model.state_dict(),
+                               "params": model.params, "metadata": metadata})
     report = {"checkpoint": str(args.checkpoint), "out": str(args.out), "scene": scene,
               "env_frames": metadata.get("env_frames"), "refine_iterations": refine,
               "params_before": before, "params_after": after, **fit,

@@ -50,8 +50,8 @@ DEFAULT_PLANNER = "gn"
 #: heavier speed term slows the settling of its swing, and with the true simulator over seeds
 #: 0-399 the weight 1.0 gave 97.0 % (k = 4) and 87.0 % (k = 8, stiffened), 0.3 gives 98.3 % and
 #: 91.5 %; from pixels over 500 episodes 94.8 -> 96.0 % at k = 4 and 83.4 -> 87.2 % adapted to
-#: k = 8 (``benchmarks/spring_velocity_weight.py``). A horizon of 20 steps (6 time units) covers about 2.7 periods of the spring
-#: (pendulum: 20 steps).
+#: k = 8 (``benchmarks/spring_velocity_weight.py``). A horizon of 20 steps (6 time units) covers
+#: about 2.7 periods of the spring (pendulum: 20 steps).
 #: ``filter``: noise levels of the learned models' state filter (:class:`StateFilter`).
 #: ``refine_iterations``: render-and-compare steps after the encoder
 #: (:func:`pig_control.model.decoder.fit_positions`); the part of the encoder's error that
