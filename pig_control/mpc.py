@@ -141,12 +141,30 @@ def run_episodes(env, agent, episodes: int, seed: int, max_steps: int, goal_from
 
 def _video_frame(observation: np.ndarray, goal: np.ndarray, plan: np.ndarray,
                  scale: int = 4) -> np.ndarray:
-    """Observation | goal | predicted plan (faded trail, the plan's end brightest)."""
+    """One labelled video frame: observation | goal | predicted plan (a faded trail of the
+    planned states, the plan's end brightest), each panel ``scale`` times the scene's size."""
     weights = np.linspace(0.25, 1.0, plan.shape[0])[:, None, None, None]
     trail = (plan.astype(np.float32) * weights).max(0).astype(np.uint8)
-    gap = np.full((observation.shape[0], 2, 3), 255, np.uint8)
-    row = np.concatenate([observation, gap, goal, gap, trail], 1)
-    return np.repeat(np.repeat(row, scale, 0), scale, 1)
+    panels = [np.repeat(np.repeat(panel, scale, 0), scale, 1)
+              for panel in (observation, goal, trail)]
+    gap = np.full((panels[0].shape[0], 2 * scale, 3), 255, np.uint8)
+    row = np.concatenate([panels[0], gap, panels[1], gap, panels[2]], 1)
+    return np.concatenate([_labels(("observation", "goal", "plan"), panels[0].shape[1],
+                                   2 * scale), row], 0)
+
+
+def _labels(names: Sequence[str], panel_width: int, gap: int, height: int = 14) -> np.ndarray:
+    """A white strip with ``names`` centred above panels ``panel_width`` px wide, ``gap`` apart."""
+    from PIL import Image, ImageDraw
+
+    width = len(names) * panel_width + (len(names) - 1) * gap
+    strip = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(strip)
+    for i, name in enumerate(names):
+        left = i * (panel_width + gap)
+        text_width = draw.textlength(name)
+        draw.text((left + (panel_width - text_width) / 2, 1), name, fill="black")
+    return np.asarray(strip)
 
 
 def summarize(results: list[dict]) -> dict:

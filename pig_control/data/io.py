@@ -74,8 +74,9 @@ def load_dataset(path: str | os.PathLike) -> dict:
     (``"dataset"`` or ``"rollouts"``).
 
     Raises:
-        UserInputError (a ValueError): the file is missing, not an ``.npz``, lacks a required key,
-        or holds an array of the wrong dtype or shape. The message names the file and the problem.
+        UserInputError: (a ValueError) the file is missing, not an ``.npz``, lacks a required
+            key, or holds an array of the wrong dtype or shape. The message names the file and
+            the problem.
     """
     path = Path(path)
     if not path.exists():

@@ -1,0 +1,1 @@
+"""The PIG world model: encoder, velocity estimator, physics cell and decoder."""
