@@ -29,7 +29,9 @@ It knows the scenes only through the Gymnasium API and duck typing
 
 from __future__ import annotations
 
+import json
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -304,21 +306,47 @@ class Baseline:
         path.with_suffix(".tmp.zip").replace(path)
 
     def load(self, path: str | Path) -> None:
-        """Restore what :meth:`save` wrote (the env and hyperparameters are this object's)."""
-        import zipfile
+        """Restore what :meth:`save` wrote (the env and hyperparameters are this object's).
 
+        Nothing in the zip is unpickled: every field SB3 would deserialise with cloudpickle
+        (:func:`pickled_fields`: spaces, policy class, schedules) is taken from this object
+        instead, through SB3's ``custom_objects``; the weights load with
+        ``torch.load(weights_only=True)`` inside SB3. A zip asking to unpickle a field this
+        object does not have is refused. Callers that did not write the file themselves must
+        verify it first (``pig_control.integrity.verify``).
+        """
         path = Path(path)
         cls = type(self.model)
-        try:  # this object's rollout and buffer sizes, not those the file was saved with
-            self.model = cls.load(path, env=self.vec, device="cpu", **self.sizing)
-        except (zipfile.BadZipFile, KeyError, RuntimeError, ValueError) as error:
-            raise ValueError(f"cannot load the baseline checkpoint '{path}': {error}") from None
+        try:
+            pickled = pickled_fields(path)
+            unknown = [name for name in pickled if not hasattr(self.model, name)]
+            if unknown:
+                raise ValueError(f"it holds pickled fields {unknown} that this agent does not "
+                                 f"have: refused")
+            replacements = {name: getattr(self.model, name) for name in pickled}
+            # this object's rollout and buffer sizes, not those the file was saved with
+            self.model = cls.load(path, env=self.vec, device="cpu",
+                                  custom_objects=replacements, **self.sizing)
+        except (zipfile.BadZipFile, KeyError, RuntimeError, ValueError, OSError) as error:
+            raise ValueError(f"cannot load the baseline checkpoint '{path}': "
+                             f"{str(error).splitlines()[0] if str(error) else error!r}") from None
         with np.load(path.with_suffix(".stats.npz")) as stats:
             self.train_seconds = float(stats["train_seconds"])
             if hasattr(self.vec, "ret_rms") and "mean" in stats:
                 self.vec.ret_rms.mean = stats["mean"]
                 self.vec.ret_rms.var = stats["var"]
                 self.vec.ret_rms.count = float(stats["count"])
+
+
+def pickled_fields(path: str | Path) -> list[str]:
+    """Names of the fields of an SB3 zip's ``data`` record that SB3's loader would unpickle
+    (those stored as ``{":serialized:": ...}``); the record itself is read as plain JSON."""
+    with zipfile.ZipFile(path) as archive:
+        record = json.loads(archive.read("data"))
+    if not isinstance(record, dict):
+        raise ValueError("its 'data' record is not a JSON object")
+    return [name for name, value in record.items()
+            if isinstance(value, dict) and ":serialized:" in value]
 
 
 class _ProgressCallback(BaseCallback):

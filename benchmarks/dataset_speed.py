@@ -25,7 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import envs  # noqa: E402
-from pig_control.cli import machine_description, write_json  # noqa: E402
+from pig_control.cli import (  # noqa: E402
+    add_overwrite_option,
+    check_output,
+    machine_description,
+    write_json,
+)
 from pig_control.data import generate_dataset  # noqa: E402
 
 SCENE = "spring"
@@ -62,7 +67,9 @@ def main() -> int:
     parser.add_argument("--json", default=str(ROOT / "benchmarks/results/dataset_speed.json"))
     parser.add_argument("--original-frames", type=int, default=120,
                         help="frames rendered the original way (default %(default)s)")
+    add_overwrite_option(parser)
     args = parser.parse_args()
+    check_output(args.json, args.overwrite)  # before the work, not after
 
     scene = envs.make_scene(SCENE, actuated=False)
     size = int(scene.image_size)
@@ -97,7 +104,7 @@ def main() -> int:
     for name, rate, ratio in rows:
         print(f"{name:<48}{rate:>12,.0f}{ratio:>10,.0f}")
     print(f"mean |difference| between (a) and (b) images: {mean_abs_diff:.2f} / 255")
-    write_json(args.json, {
+    write_json(args.json, overwrite=args.overwrite, payload={
         "scene": SCENE, "image_size": size, "machine": info,
         "original_fps": round(original, 1), "render_states_fps": round(ours, 1),
         "generation_fps": round(generation, 1),

@@ -23,7 +23,6 @@ names the machine.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -32,7 +31,12 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pig_control.cli import machine_description  # noqa: E402
+from pig_control.cli import (  # noqa: E402
+    add_overwrite_option,
+    check_output,
+    machine_description,  # noqa: E402
+    write_json,
+)
 from pig_control.config import config_from_dict  # noqa: E402
 from pig_control.data import load_dataset  # noqa: E402
 from pig_control.evaluate import evaluate, load_checkpoint_model  # noqa: E402
@@ -57,7 +61,9 @@ def main() -> int:
     parser.add_argument("--data", default="data/spring_fresh.npz")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"
                                              / "extrapolation_spring.json"))
+    add_overwrite_option(parser)
     args = parser.parse_args()
+    check_output(args.out, args.overwrite)  # before the work, not after
     torch.set_num_threads(1)
     data = load_dataset(args.data)
     true_params = {key: float(value) for key, value in dict(data["params"]).items()}
@@ -68,8 +74,7 @@ def main() -> int:
                "data": args.data, "true_params": true_params, "models": models,
                "blackbox_over_pig_extrap": models["blackbox"]["extrap_error"]
                / models["pig"]["extrap_error"]}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
+    write_json(args.out, payload, overwrite=args.overwrite)
     for name, row in models.items():
         print(f"{name:13s} prediction {row['pred_error']:7.3f}  "
               f"extrapolation {row['extrap_error']:7.3f}")

@@ -16,7 +16,6 @@ ratio and writes a JSON that names the machine. Single-threaded, a few minutes a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -30,6 +29,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pig_control.cli import add_overwrite_option, check_output, write_json  # noqa: E402
 from pig_control.control.agent import (  # noqa: E402
     DEFAULT_PLANNER,
     DEFAULTS,
@@ -69,7 +69,9 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/planner_speed.json"))
+    add_overwrite_option(parser)
     args = parser.parse_args()
+    check_output(args.out, args.overwrite)  # before the work, not after
     torch.set_num_threads(1)
     env = make_env("spring", {})
     steps = env.unwrapped.max_episode_steps
@@ -98,8 +100,7 @@ def main() -> None:
                     platform.machine(), "cpus": os.cpu_count(), "torch_threads": 1,
                     "torch": torch.__version__, "python": platform.python_version()},
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.out, report, overwrite=args.overwrite)
     print(f"wrote {args.out}")
 
 

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pig_control.checkpoint import load_model  # noqa: E402
+from pig_control.cli import add_overwrite_option, atomic_write_bytes, check_output, write_json  # noqa: E402
 from pig_control.data import collect_rollouts, save_npz  # noqa: E402
 from pig_control.mpc import main as mpc_main  # noqa: E402
 from pig_control.recalibrate import main as recalibrate_main  # noqa: E402
@@ -59,14 +60,14 @@ def original(scene: str, rev: str, folder: Path) -> Path:
     blob = subprocess.run(["git", "show", f"{rev}:{name}"], cwd=ROOT, capture_output=True,
                           check=True).stdout
     path = folder / f"{scene}_original.pt"
-    path.write_bytes(blob)
+    atomic_write_bytes(path, blob)
     return path
 
 
 def successes(model: Path, scene: str, args: list[str], seed: int, folder: Path) -> int:
     out = folder / "run.json"
     mpc_main(["--env", scene, "--model", str(model), "--episodes", str(EPISODES), "--seed",
-              str(seed), "--quiet", "--json", str(out), *args])
+              str(seed), "--quiet", "--json", str(out), "--overwrite", *args])
     return sum(e["success"] for e in json.loads(out.read_text())["episodes"])
 
 
@@ -79,7 +80,9 @@ def main() -> None:
     parser.add_argument("--original-rev", default="60b3aff",
                         help="git revision whose shipped models are the trained originals")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/recalibration.json"))
+    add_overwrite_option(parser)
     args = parser.parse_args()
+    check_output(args.out, args.overwrite)  # before the work, not after
     start = time.perf_counter()
     report = {"original_rev": args.original_rev, "models": {}, "rows": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,7 +109,7 @@ def main() -> None:
     report["machine"] = {"node": platform.node(), "processor": platform.machine(),
                          "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                          "python": platform.python_version()}
-    Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+    write_json(args.out, report, overwrite=args.overwrite)
     print(f"wrote {args.out}")
 
 

@@ -16,7 +16,6 @@ thread). The encoder's object slots are matched to the scene's objects on the fi
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pig_control.cli import machine_description  # noqa: E402
+from pig_control.cli import (  # noqa: E402
+    add_overwrite_option,
+    check_output,
+    machine_description,  # noqa: E402
+    write_json,
+)
 from pig_control.model.decoder import fit_positions  # noqa: E402
 from pig_control.mpc import load_learned, make_env  # noqa: E402
 
@@ -81,7 +85,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/refine_accuracy.json"))
+    add_overwrite_option(parser)
     args = parser.parse_args()
+    check_output(args.out, args.overwrite)  # before the work, not after
     torch.set_num_threads(1)
     report = {"frames": args.frames, "machine": machine_description(), "scenes": {}}
     for name in SCENES:
@@ -89,7 +95,7 @@ def main() -> int:
         for steps, row in rows.items():
             print(f"{name:<13} refine {steps}: error {row['mean_error_px']:.3f} px, varying "
                   f"{row['varying_error_px']:.4f} px, {row['ms_per_frame']:.2f} ms per frame")
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.out, report, overwrite=args.overwrite)
     print(f"wrote {args.out}")
     return 0
 

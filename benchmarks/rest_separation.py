@@ -16,7 +16,6 @@ Models trained before recalibration can be given with ``--model SCENE=PATH``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -27,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pig_control.checkpoint import load_model  # noqa: E402
+from pig_control.cli import add_overwrite_option, check_output, write_json  # noqa: E402
 from pig_control.control.agent import DEFAULTS  # noqa: E402
 from pig_control.model.decoder import fit_positions  # noqa: E402
 from pig_control.mpc import PRETRAINED_DIR, make_env  # noqa: E402
@@ -61,7 +61,9 @@ def main() -> None:
     parser.add_argument("--goals", type=int, default=200)
     parser.add_argument("--model", action="append", default=[], metavar="SCENE=PATH")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/rest_separation.json"))
+    add_overwrite_option(parser)
     args = parser.parse_args()
+    check_output(args.out, args.overwrite)  # before the work, not after
     torch.set_num_threads(1)
     paths = {scene: PRETRAINED_DIR / f"{scene}_control.pt" for scene in ("spring", "mnist_spring")}
     paths.update(dict(item.split("=", 1) for item in args.model))
@@ -70,7 +72,7 @@ def main() -> None:
         print(f"{scene:13s} true {row['true_mean']:.3f}  model 2l {row['model_2l']:.3f}  "
               f"encoded {row['encoded_mean']:.3f} +- {row['encoded_std']:.3f}  "
               f"refined {row['refined_mean']:.3f} +- {row['refined_std']:.3f} px")
-    Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+    write_json(args.out, report, overwrite=args.overwrite)
     print(f"wrote {args.out}")
 
 

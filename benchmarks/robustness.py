@@ -29,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pig_control.checkpoint import code_version, load_checkpoint
+from pig_control.cli import add_overwrite_option, check_output, write_json
+from pig_control.runlock import locked
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,8 +54,8 @@ def one_run(scene: str, seed: int, runs: Path, device: str, export: Path | None)
     data = ROOT / "data" / f"{scene}.npz"
     train = [sys.executable, "-m", "pig_control.train", "--config", scene, "--seed", str(seed),
              "--data", str(data), "--out", str(out), "--no-progress", "--device", device]
-    if (out / "last.pt").exists():
-        train.append("--resume")
+    # continue a run cut off earlier; one killed before its first checkpoint starts afresh
+    train.append("--resume" if (out / "last.pt").exists() else "--overwrite")
     status = run(train, out / "train.log")
     metrics = metrics_rows(out / "metrics.csv")
     row = {"scene": scene, "seed": seed, "train_status": status,
@@ -64,12 +66,13 @@ def one_run(scene: str, seed: int, runs: Path, device: str, export: Path | None)
     report = out / "evaluate.json"
     if not report.exists() or report.stat().st_mtime < (out / "last.pt").stat().st_mtime:
         run([sys.executable, "-m", "pig_control.evaluate", "--checkpoint", str(out / "last.pt"),
-             "--data", str(data), "--json", str(report), "--no-progress", "--device", device],
+             "--data", str(data), "--json", str(report), "--no-progress", "--device", device,
+             "--overwrite"],
             out / "evaluate.log")
     if export is not None:
         from pig_control.checkpoint import export_model
         export.mkdir(parents=True, exist_ok=True)
-        export_model(out / "last.pt", export / f"{scene}-s{seed}.pt")
+        export_model(out / "last.pt", export / f"{scene}-s{seed}.pt", overwrite=True)
     if report.exists():
         result = json.loads(report.read_text())
         errors = result.get("param_rel_error") or {}
@@ -123,7 +126,9 @@ def main() -> int:
     parser.add_argument("--cuda-scenes", default="", help="scenes to train on the GPU instead")
     parser.add_argument("--runs", default=str(ROOT / "runs" / "robustness"))
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "robustness.json"))
+    add_overwrite_option(parser)
     args = parser.parse_args()
+    check_output(args.out, args.overwrite)  # later writes replace this run's own results
     scenes = args.scenes.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     with ThreadPoolExecutor(len(scenes)) as pool:
@@ -139,7 +144,7 @@ def main() -> int:
         write_results(args, scenes, rows)  # as runs finish, so a cut-off run still reports
         return row
 
-    with ThreadPoolExecutor(args.workers) as pool:
+    with locked(runs), ThreadPoolExecutor(args.workers) as pool:
         list(pool.map(lambda job: job_done(one_run(
             *job, runs, "cuda" if job[0] in cuda_scenes else args.device, export)), jobs))
     payload = write_results(args, scenes, rows)
@@ -166,8 +171,7 @@ def write_results(args, scenes: list[str], rows: list[dict]) -> dict:
                "commit": code_version(),
                "cuda_scenes": args.cuda_scenes, "summary": summary,
                "runs": sorted(rows, key=lambda r: (r["scene"], r["seed"]))}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
+    write_json(args.out, payload, overwrite=True)
     return payload
 
 

@@ -26,6 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pig_control.cli import add_overwrite_option, check_output, write_json  # noqa: E402
 from pig_control.mpc import main as mpc_main  # noqa: E402
 
 WEIGHTS = (0.3, 1.0)
@@ -53,7 +54,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/"
                                              "spring_velocity_weight.json"))
+    add_overwrite_option(parser)
     args = parser.parse_args()
+    check_output(args.out, args.overwrite)  # before the work, not after
     start = time.perf_counter()
     rows = []
     for name, extra, seeds in TASKS:
@@ -69,7 +72,7 @@ def main() -> None:
               "machine": {"node": platform.node(), "processor": platform.machine(),
                           "torch_threads": torch.get_num_threads(),
                           "torch": torch.__version__, "python": platform.python_version()}}
-    Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+    write_json(args.out, report, overwrite=args.overwrite)
     print(f"wrote {args.out}")
 
 

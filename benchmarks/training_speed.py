@@ -29,6 +29,9 @@ from pathlib import Path
 import yaml
 from robustness import seconds_to_5pct
 
+from pig_control.cli import add_overwrite_option, check_output, write_json
+from pig_control.runlock import locked
+
 ROOT = Path(__file__).resolve().parent.parent
 TRUE = {"k": 4.0, "l": 6.0}
 
@@ -44,7 +47,7 @@ def within(row: dict, tolerance: float = 0.05) -> bool:
 
 def train(config: str, data: Path, out: Path, timeout: float | None = None) -> float:
     command = [sys.executable, "-m", "pig_control.train", "--config", config, "--data", str(data),
-               "--out", str(out), "--no-progress", "--threads", "1"]
+               "--out", str(out), "--no-progress", "--threads", "1", "--overwrite"]
     started = time.perf_counter()
     try:
         subprocess.run(command, cwd=ROOT, timeout=timeout, check=True, capture_output=True)
@@ -58,22 +61,20 @@ def main() -> int:
     parser.add_argument("--paper-seconds", type=float, default=180.0)
     parser.add_argument("--runs", default=str(ROOT / "runs" / "training_speed"))
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/training_speed.json"))
+    add_overwrite_option(parser)
     args = parser.parse_args()
+    check_output(args.out, args.overwrite)  # before the work, not after
     data = ROOT / "data" / "spring.npz"
     if not data.exists():
         subprocess.check_call([sys.executable, "-m", "pig_control.data", "generate", "spring",
                                "--out", str(data), "--quiet"], cwd=ROOT)
     runs = Path(args.runs)
-    for name in ("ours", "paper"):
-        if (runs / name / "last.pt").exists():
-            (runs / name / "last.pt").unlink()
-
-    ours_wall = train("spring", data, runs / "ours")
-    ours = rows(runs / "ours")
+    with locked(runs):  # each training starts afresh (--overwrite) in its own subfolder
+        ours_wall = train("spring", data, runs / "ours")
+        ours = rows(runs / "ours")
+        train("spring_paper", data, runs / "paper", timeout=args.paper_seconds)
+        paper = rows(runs / "paper")
     reached = seconds_to_5pct(ours, TRUE)
-
-    train("spring_paper", data, runs / "paper", timeout=args.paper_seconds)
-    paper = rows(runs / "paper")
     steps_total = yaml.safe_load((ROOT / "configs" / "spring_paper.yaml").read_text())[
         "training"]["steps"]
     last = paper[-1] if paper else {}
@@ -96,8 +97,7 @@ def main() -> int:
                          "within_5pct_at_budget": bool(paper) and within(last)},
         "speedup_vs_projected_paper_recipe": projected / reached if reached else None,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out, result, overwrite=args.overwrite)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -30,11 +30,12 @@ from pig_control.errors import UserInputError
 FORMAT = "pig_control/1"
 
 
-def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
-    """Write ``payload`` (see module docstring) atomically: temporary file, then rename."""
+def save_checkpoint(path: str | os.PathLike, payload: dict, overwrite: bool = False) -> None:
+    """Write ``payload`` (see module docstring) through :func:`pig_control.cli.atomic_path`:
+    temporary file, fsync, rename; an existing file is replaced only with ``overwrite``."""
     buffer = io.BytesIO()
     torch.save({"format": FORMAT, **payload}, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, buffer.getvalue(), overwrite)
 
 
 def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> dict:
@@ -106,8 +107,9 @@ def shippable(payload: dict) -> dict:
             if key not in (*TRAINING_STATE, "format")}
 
 
-def export_model(source: str | os.PathLike, destination: str | os.PathLike) -> dict:
+def export_model(source: str | os.PathLike, destination: str | os.PathLike,
+                 overwrite: bool = False) -> dict:
     """Write a shippable copy of a training checkpoint (:func:`shippable`)."""
     kept = shippable(load_checkpoint(source))
-    save_checkpoint(destination, kept)
+    save_checkpoint(destination, kept, overwrite)
     return kept

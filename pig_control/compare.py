@@ -28,23 +28,38 @@ reached ``--success-threshold``, or null), the settings, the machine and the com
 (``--plot``, default the JSON path with ``.png``) shows success against env frames on a log scale.
 
 Long runs can be resumed: rows and SB3 checkpoints go to ``--out`` as they are made, and
-``--resume`` reuses finished rows and continues each SB3 agent from its last saved budget.
+``--resume`` reuses finished rows and continues each SB3 agent from its last saved budget. An
+``--out`` holding earlier work is refused unless ``--resume`` (reuse it) or ``--overwrite``
+(delete it) says what to do; a second run on the same ``--out`` is refused while one runs (a
+lock). SB3 zips are loaded only when ``manifest.json`` beside them, written by this tool when it
+saved them, lists their sha256; nothing in them is unpickled (:meth:`agents.sb3.Baseline.load`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from pig_control.cli import atomic_path, machine_description, make_parser, run_main, write_json
+from pig_control.cli import (
+    atomic_path,
+    check_output,
+    check_outputs,
+    machine_description,
+    make_parser,
+    run_main,
+    write_json,
+)
 from pig_control.errors import UserInputError
+from pig_control.integrity import record, verify
 from pig_control.mpc import (
     PRETRAINED_DIR,
     load_learned,
@@ -53,17 +68,20 @@ from pig_control.mpc import (
     run_episodes,
     summarize,
 )
+from pig_control.runlock import LOCK_NAME, locked
 
 #: Offset between evaluation seeds and the seeds SB3's training envs start from.
 TRAIN_SEED_OFFSET = 10**6
+#: An SB3 checkpoint saved at a budget: ``frames_N.zip``.
+SAVED_ZIP = re.compile(r"frames_(\d+)\.zip")
 
 
 class RowLog:
-    """Rows as JSON lines in ``DIR/rows.jsonl``, appended as they are made (resume reads them)."""
+    """Rows as JSON lines in ``DIR/rows.jsonl``, appended as they are made (resume reads them).
+    Without ``resume`` the file must not exist yet (:func:`clear_earlier_work` decides)."""
 
     def __init__(self, out_dir: Path, resume: bool):
-        self.path = out_dir / "rows.jsonl"
-        out_dir.mkdir(parents=True, exist_ok=True)
+        self.path = check_output(out_dir / "rows.jsonl", overwrite=resume)
         self.rows: list[dict] = []
         if resume and self.path.exists():
             for line in self.path.read_text().splitlines():
@@ -72,8 +90,6 @@ class RowLog:
                 except json.JSONDecodeError:
                     break  # a line cut short when the run was killed: redo from there
             self._rewrite()
-        elif self.path.exists():
-            self.path.unlink()
 
     def matching(self, key: dict) -> list[dict]:
         """Rows whose key holds every item of ``key`` (a partial key matches many)."""
@@ -88,7 +104,7 @@ class RowLog:
             handle.write(json.dumps(row) + "\n")
 
     def _rewrite(self) -> None:
-        with atomic_path(self.path) as tmp:
+        with atomic_path(self.path, overwrite=True) as tmp:
             tmp.write_text("".join(json.dumps(r) + "\n" for r in self.rows))
 
 
@@ -107,21 +123,21 @@ def train_pig_model(scene, frames: int, out_dir: Path, seed: int, quiet: bool,
                     resume: bool) -> Path:
     """Collect about ``frames`` frames of coloured-noise rollouts and train a control model with
     the shipped recipe (``configs/ENV_control.yaml``) in ``out_dir/pig_FRAMES``; with
-    ``resume``, reuse its rollouts and continue its training, else start that folder afresh."""
+    ``resume``, reuse its rollouts and continue its training (without it ``out_dir`` holds no
+    earlier work: :func:`clear_earlier_work`)."""
     from pig_control.data.__main__ import main as data_main
     from pig_control.train import main as train_main
 
     env_name, steps = scene.name, scene.max_episode_steps
     episodes = max(1, round(frames / (steps + 1)))
     run_dir = out_dir / f"pig_{frames}"
-    if not resume and run_dir.exists():
-        shutil.rmtree(run_dir)
     data = run_dir / "rollouts.npz"
     if not data.exists():
         data_main(["rollouts", env_name, "--episodes", str(episodes), "--steps", str(steps),
                    "--policy", "colored", "--seed", str(seed), "--out", str(data)])
     checkpoint = run_dir / "model" / "last.pt"
-    resume = ["--resume"] if checkpoint.exists() else []
+    # no checkpoint yet (a run killed before its first): start that training afresh
+    resume = ["--resume"] if checkpoint.exists() else ["--overwrite"]
     train_main(["--config", f"{env_name}_control", "--data", str(data), "--out",
                 str(run_dir / "model"), "--seed", str(seed), *resume,
                 *(["--no-progress"] if quiet else [])])
@@ -138,8 +154,6 @@ def sb3_rows(algo: str, kind: str, budgets: list[int], args, log: RowLog,
 
     name = f"{algo}-{kind}"
     agent_dir = out_dir / name
-    if not args.resume and agent_dir.exists():
-        shutil.rmtree(agent_dir)  # a fresh run: no checkpoint of an earlier one may be resumed
     agent_dir.mkdir(parents=True, exist_ok=True)
     baseline = Baseline(algo, kind, new_env, budget=budgets[-1],
                         seed=args.seed + TRAIN_SEED_OFFSET, log_dir=agent_dir / "logs")
@@ -149,14 +163,21 @@ def sb3_rows(algo: str, kind: str, budgets: list[int], args, log: RowLog,
         wanted.append(key)
         if log.find(key) is not None:
             continue
-        saved = sorted((int(p.stem.split("_")[1]), p) for p in agent_dir.glob("frames_*.zip"))
+        saved = sorted((int(match[1]), agent_dir / match[0]) for match in
+                       map(SAVED_ZIP.fullmatch, (p.name for p in agent_dir.iterdir())) if match)
         saved = [(n, p) for n, p in saved if n <= budget and n > baseline.frames_seen]
         if args.resume and saved:
-            baseline.load(saved[-1][1])
+            zip_path = saved[-1][1]
+            verify(zip_path)  # only what this tool wrote, unchanged since
+            verify(zip_path.with_suffix(".stats.npz"))
+            baseline.load(zip_path)
         baseline.train_to(budget, progress=not args.quiet)
         if any(r["env_frames"] == baseline.frames_seen for r in log.matching(settings)):
             continue  # one PPO rollout overshot this budget and the previous row has it
-        baseline.save(agent_dir / f"frames_{budget}.zip")
+        zip_path = agent_dir / f"frames_{budget}.zip"
+        baseline.save(zip_path)
+        record(zip_path.with_suffix(".stats.npz"))
+        record(zip_path)
         start = time.perf_counter()
         results = baseline.evaluate(args.episodes, args.seed)
         row = {"agent": name, "env_frames": baseline.frames_seen, **summarize(results),
@@ -164,6 +185,24 @@ def sb3_rows(algo: str, kind: str, budgets: list[int], args, log: RowLog,
                "key": key}
         log.add(row)
         _print_row(row)
+
+
+def clear_earlier_work(out_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Decide what happens to earlier work in ``out_dir`` (rows, SB3 checkpoints, PIG models):
+    ``resume`` keeps it; otherwise ``overwrite`` deletes it, and with neither it is refused.
+    Called while the lock of ``out_dir`` is held."""
+    earlier = sorted(p for p in out_dir.iterdir() if p.name != LOCK_NAME)
+    if not earlier or resume:
+        return
+    if not overwrite:
+        names = ", ".join(p.name for p in earlier[:4]) + (", ..." if len(earlier) > 4 else "")
+        raise UserInputError(f"--out '{out_dir}' holds earlier work ({names}): pass --resume to "
+                             f"reuse it, --overwrite to delete it, or choose another --out")
+    for path in earlier:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def frames_to_success(rows: list[dict], threshold: float) -> dict:
@@ -180,7 +219,8 @@ def frames_to_success(rows: list[dict], threshold: float) -> dict:
     return out
 
 
-def plot(rows: list[dict], path: str, env_name: str, threshold: float) -> None:
+def plot(rows: list[dict], path: str, env_name: str, threshold: float,
+         overwrite: bool = False) -> None:
     """Success rate against env frames (log scale); the oracle as a horizontal line."""
     import matplotlib
 
@@ -207,7 +247,7 @@ def plot(rows: list[dict], path: str, env_name: str, threshold: float) -> None:
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
+    with atomic_path(path, overwrite) as tmp:
         fig.savefig(tmp, dpi=120, format=Path(path).suffix.lstrip(".") or "png")
     plt.close(fig)
 
@@ -254,12 +294,15 @@ def build_parser():
     parser.add_argument("--plot", default=None, metavar="F.png",
                         help="success against env frames (default: the --json path as .png)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --json and --plot files, and (without --resume) delete "
+                             "earlier work in --out; with neither, an --out holding work is "
+                             "refused")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from agents.sb3 import ALGOS, HYPERPARAMS, OBSERVATIONS, parse_budgets, parse_names
-    from pig_control.control.agent import DEFAULT_PLANNER, ModelAgent, OracleAgent
+    from agents.sb3 import ALGOS, OBSERVATIONS, parse_budgets, parse_names
 
     args = build_parser().parse_args(argv)
     torch.set_num_threads(1)
@@ -286,9 +329,36 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  "'pretrained' from --pig-models")
         if model != "pretrained" and not Path(model).is_file():
             raise UserInputError(f"--pig-models: no such checkpoint '{model}'")
-    if args.json and Path(args.json).is_dir():
-        raise UserInputError(f"--json '{args.json}' is a directory")
+    plot_path = args.plot or (str(Path(args.json).with_suffix(".png")) if args.json else None)
+    check_outputs((args.json, plot_path), args.overwrite)
     out_dir = Path(args.out or Path("runs") / "compare" / scene.name)
+    with locked(out_dir):
+        clear_earlier_work(out_dir, args.resume, args.overwrite)
+        return compare_in(out_dir, args, argv, env, Plan(
+            algos, kinds, budgets, max_frames, pig_models, pig_frames, plot_path))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a compare run was asked for, parsed and checked from its options."""
+
+    algos: list[str]
+    kinds: list[str]
+    budgets: list[int]
+    max_frames: dict
+    pig_models: list[str]
+    pig_frames: list[int]
+    plot_path: str | None
+
+
+def compare_in(out_dir: Path, args, argv, env, plan: Plan) -> int:
+    """The body of :func:`main`, run while this process holds the lock of ``out_dir``."""
+    from agents.sb3 import HYPERPARAMS
+    from pig_control.control.agent import DEFAULT_PLANNER, ModelAgent, OracleAgent
+
+    scene = env.unwrapped
+    algos, kinds, budgets, max_frames = plan.algos, plan.kinds, plan.budgets, plan.max_frames
+    pig_models, pig_frames, plot_path = plan.pig_models, plan.pig_frames, plan.plot_path
     log = RowLog(out_dir, args.resume)
     print(f"{'agent':<13}{'frames':>10}{'success':>9}{'return':>11}{'wall s':>9}", flush=True)
     for row in log.rows:
@@ -344,12 +414,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{a} {'not reached' if n is None else n}"
         for a, n in report["frames_to_success"].items()))
     if args.json:
-        write_json(args.json, report)
-        plot_path = args.plot or str(Path(args.json).with_suffix(".png"))
-    else:
-        plot_path = args.plot
+        write_json(args.json, report, overwrite=args.overwrite)
     if plot_path and rows:
-        plot(rows, plot_path, scene.name, args.success_threshold)
+        plot(rows, plot_path, scene.name, args.success_threshold, overwrite=args.overwrite)
         print(f"plot: {plot_path}")
     return 0
 

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pig_control.cli import make_parser, run_main, write_json
+from pig_control.cli import add_overwrite_option, check_outputs, make_parser, run_main, write_json
 from pig_control.config import Config, config_from_dict
 from pig_control.errors import UserInputError
 from pig_control.metrics import frame_sse, psnr, ssim
@@ -430,6 +430,7 @@ def build_parser():
     parser.add_argument("--batch-size", type=int, default=64, help="sequences per forward pass")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_overwrite_option(parser)
     return parser
 
 
@@ -442,7 +443,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UserInputError("--device cuda was asked for but no CUDA device is available")
     from pig_control.data import load_dataset
+    from pig_control.figures import EVALUATION_FIGURES
 
+    figures = [] if not args.figures else [Path(args.figures) / n for n in EVALUATION_FIGURES]
+    check_outputs((args.json, *figures), args.overwrite)
     model, payload = load_checkpoint_model(args.checkpoint, args.device)
     config = config_from_dict(payload["config"])
     data = load_dataset(args.data)
@@ -457,10 +461,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         written = write_evaluation_figures(args.figures, model, examples,
                                            run_dir=Path(args.checkpoint).parent,
-                                           true_params=report["true_params"])
+                                           true_params=report["true_params"],
+                                           overwrite=args.overwrite)
         print(f"figures: {', '.join(str(p) for p in written)}")
     if args.json:
-        write_json(args.json, report)
+        write_json(args.json, report, overwrite=args.overwrite)
     return 0
 
 

@@ -30,17 +30,28 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pig_control.cli import atomic_path, make_parser, run_main  # noqa: E402
+from pig_control.cli import (  # noqa: E402
+    add_overwrite_option,
+    atomic_path,
+    check_outputs,
+    make_parser,
+    run_main,
+)
 from pig_control.errors import UserInputError  # noqa: E402
 
 LOSS_COLUMNS = ("loss", "recons", "pred", "latent", "valid_pred", "valid_recons")
 NON_PARAM_COLUMNS = {"step", "wall_s", "phase", *LOSS_COLUMNS}
+#: The files of a training run's curves, and of ``evaluate --figures`` (which adds the curves).
+CURVE_FIGURES = ("loss.png", "params.png")
+EVALUATION_FIGURES = ("figure2_sequences.png", "figure4_templates.png", "prediction.gif",
+                      *CURVE_FIGURES)
 
 
-def _save(fig, path: str | Path) -> Path:
-    """Write a figure atomically (the suffix picks the format) and close it."""
+def _save(fig, path: str | Path, overwrite: bool = False) -> Path:
+    """Write a figure through :func:`pig_control.cli.atomic_path` (the suffix picks the format;
+    an existing file is replaced only with ``overwrite``) and close it."""
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, overwrite) as tmp:
         fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120,
                     bbox_inches="tight")
     plt.close(fig)
@@ -57,7 +68,8 @@ def _image(ax, frame: np.ndarray, title: str | None = None) -> None:
 
 # ---- Figure 2 ------------------------------------------------------------------------------
 def figure_sequences(path: str | Path, truth: np.ndarray, preds: np.ndarray, recons: np.ndarray,
-                     input_steps: int, max_sequences: int = 3, max_frames: int = 16) -> Path:
+                     input_steps: int, max_sequences: int = 3, max_frames: int = 16,
+                     overwrite: bool = False) -> Path:
     """The paper's Figure 2: per sequence, rows truth / prediction / reconstruction over time.
 
     Drawn as one composed image (fast): frames separated by a 1 px white gap, an orange frame
@@ -109,7 +121,7 @@ def figure_sequences(path: str | Path, truth: np.ndarray, preds: np.ndarray, rec
         spine.set_visible(False)
     ax.set_title(f"truth / prediction / reconstruction ({input_steps} input frames; "
                  "prediction starts at the orange frame)", fontsize=8)
-    return _save(fig, path)
+    return _save(fig, path, overwrite)
 
 
 # ---- Figure 4 ------------------------------------------------------------------------------
@@ -127,7 +139,7 @@ def template_images(decoder) -> dict[str, np.ndarray]:
             "background": background}
 
 
-def figure_templates(path: str | Path, model) -> Path:
+def figure_templates(path: str | Path, model, overwrite: bool = False) -> Path:
     """The paper's Figure 4: per object its mask, content and their product; the background."""
     images = template_images(model.decoder)
     n = images["masks"].shape[0]
@@ -148,7 +160,7 @@ def figure_templates(path: str | Path, model) -> Path:
     axes[n, 2].axis("off")
     scale = float(np.exp(model.decoder.log_scale.detach().cpu().numpy()))
     fig.suptitle(f"learned templates (scale {scale:.3g})", fontsize=9)
-    return _save(fig, path)
+    return _save(fig, path, overwrite)
 
 
 # ---- curves from metrics.csv ---------------------------------------------------------------
@@ -209,7 +221,7 @@ def split_columns(columns: dict, param_names: Sequence[str] | None = None):
 
 
 def figure_curves(metrics: str | Path, out_dir: str | Path, true_params: dict | None = None,
-                  param_names: Sequence[str] | None = None) -> list[Path]:
+                  param_names: Sequence[str] | None = None, overwrite: bool = False) -> list[Path]:
     """Loss curves (``loss.png``, log scale, training phases shaded) and physical-parameter
     curves (``params.png``, the true values dashed where known) from a ``metrics.csv``.
 
@@ -241,7 +253,7 @@ def figure_curves(metrics: str | Path, out_dir: str | Path, true_params: dict | 
     ax.set_ylabel("loss (squared pixel error per frame;\nlatent: squared px)", fontsize=8)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
-    written.append(_save(fig, out_dir / "loss.png"))
+    written.append(_save(fig, out_dir / "loss.png", overwrite))
 
     if names:
         fig, ax = plt.subplots(figsize=(6.5, 3.8))
@@ -256,7 +268,7 @@ def figure_curves(metrics: str | Path, out_dir: str | Path, true_params: dict | 
         ax.set_xlabel("step")
         ax.set_ylabel("physical parameter")
         ax.legend(fontsize=7)
-        written.append(_save(fig, out_dir / "params.png"))
+        written.append(_save(fig, out_dir / "params.png", overwrite))
     return written
 
 
@@ -272,7 +284,8 @@ def _true_value(name: str, true_params: dict) -> float | None:
 
 # ---- GIF -----------------------------------------------------------------------------------
 def prediction_gif(path: str | Path, truth: np.ndarray, preds: np.ndarray, input_steps: int,
-                   max_sequences: int = 4, scale: int = 4, fps: float = 5.0) -> Path:
+                   max_sequences: int = 4, scale: int = 4, fps: float = 5.0,
+                   overwrite: bool = False) -> Path:
     """An animated GIF: per sequence (stacked vertically) truth on the left, prediction on the
     right; during the input frames the right side shows the input with a grey bar on top."""
     import imageio.v2 as imageio
@@ -295,7 +308,7 @@ def prediction_gif(path: str | Path, truth: np.ndarray, preds: np.ndarray, input
         big = np.kron(np.clip(canvas, 0, 1), np.ones((scale, scale, 1), dtype=np.float32))
         frames.append((big * 255 + 0.5).astype(np.uint8))
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, overwrite) as tmp:
         imageio.mimsave(tmp, frames, format="GIF", duration=1000.0 / fps, loop=0)
     return path
 
@@ -303,8 +316,10 @@ def prediction_gif(path: str | Path, truth: np.ndarray, preds: np.ndarray, input
 # ---- all of them ---------------------------------------------------------------------------
 def write_evaluation_figures(out_dir: str | Path, model, examples: dict,
                              run_dir: str | Path | None = None,
-                             true_params: dict | None = None) -> list[Path]:
-    """Figure 2, Figure 4, the GIF and, where ``run_dir/metrics.csv`` exists, the curves."""
+                             true_params: dict | None = None,
+                             overwrite: bool = False) -> list[Path]:
+    """Figure 2, Figure 4, the GIF and, where ``run_dir/metrics.csv`` exists, the curves
+    (:data:`EVALUATION_FIGURES`); existing files are replaced only with ``overwrite``."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserInputError(f"--figures '{out_dir}' is a file, not a directory")
@@ -312,13 +327,14 @@ def write_evaluation_figures(out_dir: str | Path, model, examples: dict,
     steps = int(examples["input_steps"])
     written = [
         figure_sequences(out_dir / "figure2_sequences.png", examples["truth"],
-                         examples["preds"], examples["recons"], steps),
-        figure_templates(out_dir / "figure4_templates.png", model),
-        prediction_gif(out_dir / "prediction.gif", examples["truth"], examples["preds"], steps),
+                         examples["preds"], examples["recons"], steps, overwrite=overwrite),
+        figure_templates(out_dir / "figure4_templates.png", model, overwrite),
+        prediction_gif(out_dir / "prediction.gif", examples["truth"], examples["preds"], steps,
+                       overwrite=overwrite),
     ]
     if run_dir is not None and (Path(run_dir) / "metrics.csv").is_file():
         written += figure_curves(Path(run_dir) / "metrics.csv", out_dir, true_params,
-                                 param_names=list(model.params))
+                                 param_names=list(model.params), overwrite=overwrite)
     return written
 
 
@@ -343,6 +359,7 @@ def build_parser():
     parser.add_argument("--data", help="dataset .npz whose true parameters to draw (default: the "
                         "data recorded in DIR/last.pt, if it is still there)")
     parser.add_argument("--out", help="where the figures go (default: DIR/figures)")
+    add_overwrite_option(parser)
     return parser
 
 
@@ -352,6 +369,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not run.is_dir():
         raise UserInputError(f"run directory '{run}' not found")
     out = Path(args.out) if args.out else run / "figures"
+    check_outputs([out / name for name in (*CURVE_FIGURES, "figure4_templates.png")],
+                  args.overwrite)
     checkpoint = run / "last.pt"
     model, payload = None, {}
     if checkpoint.is_file():
@@ -362,9 +381,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.data and not Path(args.data).is_file():
         raise UserInputError(f"data file '{args.data}' not found")
     written = figure_curves(run / "metrics.csv", out, true_params_of(data_path),
-                            param_names=None if model is None else list(model.params))
+                            param_names=None if model is None else list(model.params),
+                            overwrite=args.overwrite)
     if model is not None:
-        written.append(figure_templates(out / "figure4_templates.png", model))
+        written.append(figure_templates(out / "figure4_templates.png", model, args.overwrite))
     print("\n".join(str(p) for p in written))
     return 0
 

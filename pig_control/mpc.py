@@ -40,7 +40,15 @@ import numpy as np
 import torch
 import yaml
 
-from pig_control.cli import machine_description, make_parser, run_main, write_json
+from pig_control.cli import (
+    add_overwrite_option,
+    atomic_path,
+    check_outputs,
+    machine_description,
+    make_parser,
+    run_main,
+    write_json,
+)
 from pig_control.errors import UserInputError
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
@@ -220,6 +228,7 @@ def build_parser():
                         help="observation | goal | predicted plan, every step (imageio)")
     parser.add_argument("--json", default=None, metavar="PATH")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_overwrite_option(parser)
     return parser
 
 
@@ -242,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserInputError("--device cuda: no CUDA device is available")
     if args.video and Path(args.video).suffix.lower() != ".gif":
         raise UserInputError(f"--video must name a .gif file, got '{args.video}'")
+    check_outputs((args.video, args.json), args.overwrite)
     env_params = parse_assignments(args.env_param, "--env-param")
     set_params = parse_assignments(args.set_param, "--set-param")
     planner_options = parse_assignments(args.planner_option, "--planner-option", numeric=False)
@@ -309,13 +319,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.video:
         import imageio.v2 as imageio
 
-        from pig_control.cli import atomic_path
-
-        with atomic_path(args.video) as tmp:
+        with atomic_path(args.video, args.overwrite) as tmp:
             imageio.mimsave(tmp, frames, format="GIF", duration=0.1, loop=0)
         print(f"video: {args.video} ({len(frames)} frames)")
     if args.json:
-        write_json(args.json, report)
+        write_json(args.json, report, overwrite=args.overwrite)
     return 0
 
 

@@ -25,12 +25,13 @@ import math
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from pig_control.checkpoint import code_version, load_model, save_checkpoint, shippable
-from pig_control.cli import make_parser, run_main, write_json
+from pig_control.cli import add_overwrite_option, check_outputs, make_parser, run_main, write_json
 from pig_control.config import config_from_dict
 from pig_control.errors import UserInputError
 from pig_control.identify import TrajectoryFit, away_from_walls, chunk_sequences
@@ -128,6 +129,7 @@ def build_parser():
                         help="learning rate of the log-parameters")
     parser.add_argument("--json", default=None, metavar="PATH")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_overwrite_option(parser)
     return parser
 
 
@@ -144,6 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserInputError(f"--lr must be a positive number, got {args.lr}")
     if args.refine is not None and args.refine < 0:
         raise UserInputError(f"--refine must be at least 0, got {args.refine}")
+    if Path(args.checkpoint).exists() and Path(args.out).exists() and \
+            Path(args.out).resolve() == Path(args.checkpoint).resolve():
+        raise UserInputError(f"--out '{args.out}' is the --checkpoint it recalibrates: write the "
+                             f"recalibrated model to another file")
+    check_outputs((args.out, args.json), args.overwrite)
     start = time.perf_counter()
     model, payload = load_model(args.checkpoint)
     config = model.config
@@ -183,7 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  "lr": args.lr, "params_before": before,
                                  "params_after": after, "code": code_version(), **fit}
     save_checkpoint(args.out, {**shippable(payload), "model": model.state_dict(),
-                               "params": model.params, "metadata": metadata})
+                               "params": model.params, "metadata": metadata},
+                    overwrite=args.overwrite)
     report = {"checkpoint": str(args.checkpoint), "out": str(args.out), "scene": scene,
               "env_frames": metadata.get("env_frames"), "refine_iterations": refine,
               "params_before": before, "params_after": after, **fit,
@@ -193,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"fit over {fit['chunks']} chunks: loss {fit['loss_before']:.4f} -> "
           f"{fit['loss_after']:.4f} px^2; wrote {args.out}")
     if args.json:
-        write_json(args.json, report)
+        write_json(args.json, report, overwrite=args.overwrite)
     return 0
 
 

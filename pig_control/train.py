@@ -20,6 +20,7 @@ installed, event files. ``--resume`` continues from ``DIR/last.pt`` exactly wher
 from __future__ import annotations
 
 import csv
+import os
 import shlex
 import sys
 import time
@@ -31,12 +32,14 @@ import torch
 from tqdm import tqdm
 
 from pig_control.checkpoint import code_version, load_checkpoint, save_checkpoint
-from pig_control.cli import make_parser, run_main
+from pig_control.cli import atomic_path, check_output, make_parser, run_main
 from pig_control.config import Config, apply_overrides, config_from_dict, load_config
 from pig_control.errors import UserInputError
 from pig_control.identify import TrajectoryFit, away_from_walls, chunk_sequences, fit_horizon
+from pig_control.integrity import sha256_file
 from pig_control.metrics import frame_sse, position_sse
 from pig_control.model.pig import PIGModel
+from pig_control.runlock import locked
 
 
 class TrainingDiverged(UserInputError):
@@ -336,7 +339,7 @@ class Trainer:
 
     def save(self, path: str | Path | None = None) -> Path:
         path = Path(path or self.out_dir / "last.pt")
-        save_checkpoint(path, self.state())
+        save_checkpoint(path, self.state(), overwrite=True)  # this run's own, under its lock
         return path
 
     def load_state(self, payload: dict) -> None:
@@ -400,14 +403,13 @@ class MetricsLog:
         self.path = out_dir / "metrics.csv"
         self.fields = ["step", "wall_s", "phase", "loss", "recons", "pred", "latent", "trajectory",
                        "segmentation", "valid_pred", "valid_recons", *params]
-        kept = []
-        if self.path.exists() and step > 0:
-            with self.path.open() as handle:
-                kept = [r for r in csv.DictReader(handle) if int(r.get("step") or 0) <= step]
-        self.handle = self.path.open("w", newline="")
+        kept = read_metrics_rows(self.path, step) if step > 0 and self.path.exists() else []
+        with atomic_path(self.path, overwrite=True) as tmp, tmp.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, self.fields, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(kept)
+        self.handle = self.path.open("a", newline="")
         self.writer = csv.DictWriter(self.handle, self.fields, extrasaction="ignore")
-        self.writer.writeheader()
-        self.writer.writerows(kept)
         self.tensorboard = None
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -427,6 +429,18 @@ class MetricsLog:
         self.handle.close()
         if self.tensorboard is not None:
             self.tensorboard.close()
+
+
+def read_metrics_rows(path: Path, step: int) -> list[dict]:
+    """The rows of an earlier run's metrics.csv up to ``step`` (those past the checkpoint are
+    dropped, so the file matches the resumed run)."""
+    try:
+        with path.open(newline="") as handle:
+            return [row for row in csv.DictReader(handle) if int(row.get("step") or 0) <= step]
+    except (ValueError, TypeError, UnicodeDecodeError, csv.Error) as error:
+        raise UserInputError(f"'{path}' is corrupt ({type(error).__name__}: "
+                             f"{str(error).splitlines()[0] if str(error) else ''}); move it away "
+                             f"to resume without the earlier rows") from None
 
 
 def median_frame(frames: torch.Tensor, generator: torch.Generator,
@@ -460,6 +474,26 @@ def obtain_data(config: Config, data_path: str | None) -> tuple[dict, str]:
     return load_dataset(path), str(path)
 
 
+def data_fingerprint(path: str, data: dict) -> dict:
+    """What identifies the training data in a checkpoint: the file's sha256 and array shapes."""
+    return {"data_sha256": sha256_file(path),
+            "data_shapes": {key: list(value.shape) for key, value in data.items()
+                            if isinstance(value, np.ndarray) and value.ndim}}
+
+
+def check_same_data(recorded: dict, current: dict, out_dir: Path) -> None:
+    """Refuse to resume on data other than the run's own (another file, or the same file
+    regenerated). Checkpoints from before digests were recorded are resumed as they are."""
+    old = recorded.get("data_sha256")
+    if old is None or old == current["data_sha256"]:
+        return
+    raise UserInputError(
+        f"--resume refused: the run in '{out_dir}' was trained on '{recorded.get('data')}' "
+        f"(sha256 {old[:16]}, shapes {recorded.get('data_shapes')}) but the data now is "
+        f"'{current['data']}' (sha256 {current['data_sha256'][:16]}, shapes "
+        f"{current['data_shapes']}); resume with the same data or start a new run")
+
+
 def build_parser():
     parser = make_parser("pig_control.train", "Train a PIG model from video, unsupervised.")
     parser.add_argument("--config", required=True,
@@ -467,6 +501,9 @@ def build_parser():
     parser.add_argument("--data", help="dataset .npz (default: the config's data.path)")
     parser.add_argument("--out", help="run directory (default: runs/<config name>)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start afresh in an --out that holds an earlier run (its last.pt "
+                             "and metrics.csv are replaced); without it such a folder is refused")
     parser.add_argument("--seed", type=int, help="random seed (overrides the config)")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="overrides the config")
     parser.add_argument("--steps", type=int, help="stop after this many more steps (the schedule "
@@ -487,9 +524,22 @@ def print_outcome(step: int, outcome: str, params: dict, out_dir: Path) -> None:
           f"checkpoint {out_dir / 'last.pt'}")
 
 
+#: Files whose presence makes a folder an earlier run's.
+RUN_FILES = ("last.pt", "metrics.csv")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out_dir = Path(args.out or Path("runs") / Path(args.config).stem)
+    if args.resume and args.overwrite:
+        raise UserInputError("--resume continues the run in --out and --overwrite replaces it: "
+                             "choose one")
+    with locked(out_dir):
+        return train_in(out_dir, args, argv)
+
+
+def train_in(out_dir: Path, args, argv: Sequence[str] | None) -> int:
+    """The body of :func:`main`, run while this process holds the lock of ``out_dir``."""
     overrides = list(args.overrides)
     if args.seed is not None:
         overrides.append(f"seed={args.seed}")
@@ -500,9 +550,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_from_dict(apply_overrides(payload["config"], overrides))
     else:
         config = load_config(args.config, overrides)
-        if (out_dir / "last.pt").exists():
-            raise UserInputError(f"'{out_dir}/last.pt' exists: pass --resume to continue it, or "
+        earlier = [name for name in RUN_FILES if os.path.lexists(out_dir / name)]
+        if earlier and not args.overwrite:
+            raise UserInputError(f"'{out_dir}' holds an earlier run ({', '.join(earlier)}): pass "
+                                 f"--resume to continue it, --overwrite to start afresh, or "
                                  f"choose another --out")
+        for name in RUN_FILES:
+            check_output(out_dir / name, overwrite=True)  # a link or FIFO is refused even so
     if args.threads < 1:
         raise UserInputError(f"--threads must be at least 1, got {args.threads}")
     if args.resume and int(payload.get("step", 0)) >= config.training.steps:
@@ -517,8 +571,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python -m pig_control.train " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     metadata = {"command": command, "data": data_path, "scene": config.scene,
-                "env_frames": int(data.get("env_frames", 0) or 0)}
+                "env_frames": int(data.get("env_frames", 0) or 0),
+                **data_fingerprint(data_path, data)}
     if args.resume:
+        check_same_data(payload.get("metadata", {}), metadata, out_dir)
         metadata = {**payload.get("metadata", {}), **metadata,
                     "command": payload.get("metadata", {}).get("command", command)}
     trainer = Trainer(config, data, out_dir, metadata)

@@ -173,7 +173,7 @@ def test_tiny_comparison_end_to_end_and_resume(tmp_path, capsys):
     log = out / "ppo-state" / "logs" / "frames_0_128" / "progress.csv"
     assert "time/total_timesteps" in log.read_text()
     # resume: every row is reused, nothing is trained or evaluated again
-    status, stdout, err = run(capsys, [*argv, "--resume"])
+    status, stdout, err = run(capsys, [*argv, "--resume", "--overwrite"])
     assert status == 0, err
     assert json.loads(report.read_text())["rows"] == result["rows"]
 
@@ -186,7 +186,7 @@ def test_resume_tolerates_a_row_cut_short(tmp_path, capsys):
     rows_file = out / "rows.jsonl"
     good = rows_file.read_text()
     rows_file.write_text(good + '{"agent": "ppo-pix')  # killed while writing
-    status, _, err = run(capsys, [*argv, "--resume"])
+    status, _, err = run(capsys, [*argv, "--resume", "--overwrite"])
     assert status == 0, err
     assert rows_file.read_text() == good
 

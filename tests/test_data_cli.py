@@ -246,7 +246,7 @@ def test_a_good_file_survives_a_failed_run(tmp_path, monkeypatch):
 
     monkeypatch.setattr(np, "savez_compressed", broken)
     with pytest.raises(OSError, match="disk full"):
-        save_npz(out, {"train_x": np.zeros((1, 1, 2, 2, 3), np.uint8)})
+        save_npz(out, {"train_x": np.zeros((1, 1, 2, 2, 3), np.uint8)}, overwrite=True)
     assert out.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["good.npz"]
 

@@ -16,16 +16,21 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
-from pig_control.cli import make_parser, run_main, write_json
+from pig_control.cli import (
+    add_overwrite_option,
+    check_output,
+    check_outputs,
+    make_parser,
+    run_main,
+    write_json,
+)
 from pig_control.data.generate import SEQ_LENGTHS, SPLIT_SIZES, generate_dataset
 from pig_control.data.io import load_dataset, save_npz
 from pig_control.data.preview import save_preview
 from pig_control.data.rollouts import ENV_IDS, POLICIES, collect_rollouts
-from pig_control.errors import UserInputError
 
 
 def _int_at_least(minimum: int):
@@ -109,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="rows (default %(default)s)")
         show.add_argument("--frames", type=_int_at_least(1), default=12,
                           help="columns (default %(default)s)")
+        add_overwrite_option(show)
     return parser
 
 
@@ -119,20 +125,21 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="store uncompressed (faster to write and load, larger)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
     parser.add_argument("--json", metavar="PATH", help="also write a JSON summary here")
+    add_overwrite_option(parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     if args.action in ("show", "preview"):
+        check_output(args.out, args.overwrite)
         data = load_dataset(args.file)
         save_preview(data, args.out, split=args.split, sequences=args.sequences,
-                     frames=args.frames)
+                     frames=args.frames, overwrite=args.overwrite)
         print(f"wrote {args.out}")
         return 0
 
-    if Path(args.out).is_dir():
-        raise UserInputError(f"--out {args.out} is a directory, not a file")
+    check_outputs((args.out, args.json), args.overwrite)  # before minutes of work
     progress = False if args.quiet else None
     started = time.perf_counter()
     if args.action == "generate":
@@ -152,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         frames = data["env_frames"]
     seconds = time.perf_counter() - started
     data["command"] = "python -m pig_control.data " + shlex.join(argv)
-    save_npz(args.out, data, compress=not args.no_compress)
+    save_npz(args.out, data, compress=not args.no_compress, overwrite=args.overwrite)
     shapes = {k: list(v.shape) for k, v in data.items() if isinstance(v, np.ndarray) and v.ndim}
     if not args.quiet:
         described = ", ".join(f"{k} {tuple(v)}" for k, v in shapes.items()
@@ -164,7 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                "kind": data["kind"], "scene": data["scene"], "seed": args.seed,
                                "params": data.get("params"), "shapes": shapes,
                                "frames": int(frames), "seconds": round(seconds, 3),
-                               "frames_per_second": round(frames / max(seconds, 1e-9), 1)})
+                               "frames_per_second": round(frames / max(seconds, 1e-9), 1)},
+                   overwrite=args.overwrite)
     return 0
 
 

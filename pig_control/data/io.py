@@ -37,18 +37,18 @@ METADATA = {"kind": str, "scene": str, "params": dict, "dt": float, "seed": int,
             "noise_std": float}
 
 
-def save_npz(path: str | os.PathLike, arrays: dict, compress: bool = True) -> None:
-    """Write ``arrays`` to ``path`` as an ``.npz``, atomically (temporary file, then rename).
+def save_npz(path: str | os.PathLike, arrays: dict, compress: bool = True,
+             overwrite: bool = False) -> None:
+    """Write ``arrays`` to ``path`` as an ``.npz`` through :func:`pig_control.cli.atomic_path`
+    (atomic; an existing file is refused unless ``overwrite``).
 
     Metadata values that are not arrays (str, int, float, dict) are stored as 0-d arrays; a dict
     becomes JSON text. The name is used as given (NumPy's ``.npz`` suffix is not appended).
     """
     packed = {key: _pack(value) for key, value in arrays.items()}
     writer = np.savez_compressed if compress else np.savez
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+    with atomic_path(path, overwrite) as tmp, open(tmp, "wb") as handle:
         writer(handle, **packed)
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def _pack(value) -> np.ndarray:

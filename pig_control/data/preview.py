@@ -22,12 +22,14 @@ def montage(sequences: np.ndarray, gap: int = 1) -> np.ndarray:
 
 
 def save_preview(data: dict, out: str | os.PathLike, *, split: str = "train",
-                 sequences: int = 4, frames: int = 12, title: str | None = None) -> np.ndarray:
+                 sequences: int = 4, frames: int = 12, title: str | None = None,
+                 overwrite: bool = False) -> np.ndarray:
     """Save a PNG grid of the first ``sequences`` sequences (``frames`` frames each) of ``data``.
 
     Args:
         data: a dict from :func:`pig_control.data.load_dataset` (dataset or rollouts).
         out: the PNG path (written atomically; the directory is created if missing).
+        overwrite: replace ``out`` if it exists (otherwise refused).
         split: train, valid or test (datasets only; rollouts show ``frames``).
         sequences: rows in the grid (>= 1).
         frames: columns (>= 1); fewer if the sequences are shorter.
@@ -62,5 +64,5 @@ def save_preview(data: dict, out: str | os.PathLike, *, split: str = "train",
     ax.set_title(title, fontsize=8)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight", pad_inches=0.05)
-    atomic_write_bytes(out, buffer.getvalue())
+    atomic_write_bytes(out, buffer.getvalue(), overwrite)
     return grid
