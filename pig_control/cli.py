@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pig_control.errors import UserInputError
+from pig_control.provenance import machine_description  # noqa: F401 - kept for callers
 
 #: Exceptions that mean "the user gave us something unusable", not "the code is broken".
 USER_ERRORS = (UserInputError, ValueError, KeyError, FileNotFoundError, IsADirectoryError,
@@ -218,25 +219,3 @@ def write_json(path: str | os.PathLike, payload: dict, overwrite: bool = False) 
     atomic_write_bytes(path, (json.dumps(payload, indent=2, sort_keys=False) + "\n").encode(),
                        overwrite)
 
-
-def machine_description() -> dict:
-    """The machine a measurement ran on: processor model, system, CPUs, load, versions."""
-    import platform
-
-    import numpy as np
-    import torch
-
-    processor = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                processor = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    uname = platform.uname()
-    load = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
-    return {"processor": processor or uname.machine, "system": f"{uname.system} {uname.release}",
-            "machine": uname.machine, "cpu_count": os.cpu_count(), "load_average_1_5_15": load,
-            "python": platform.python_version(), "numpy": np.__version__,
-            "torch": torch.__version__}
