@@ -14,18 +14,25 @@ and shifts the plan (receding horizon, warm start). Spring goals (encoded from t
 or given as coordinates) are moved to the model's nearest rest state before planning.
 
 Episodes: episode i resets the env with seed ``--seed + i`` (start state and goal come from the
-env's seeded reset), so models and planners see the same episodes for the same seed. An episode
+env's seeded reset), so models and planners see the same episodes for the same seed. The default
+``--seed`` is the first reporting seed, 10**6 (:mod:`pig_control.protocol`): figures are reported
+on episodes no choice was tuned on; tuning uses seeds below 10**6 (a run may not straddle the two).
+An episode
 runs ``--max-steps`` steps (default: the env's time limit); it succeeds when
 ``info["is_success"]`` holds at its final step (ball scenes: every object within 1 px of its
 goal, digits 2 px, and slower than 1 px per time unit; pendulum: upright within 0.3 rad, slower
 than 1.5 rad/s). ``ms_per_step`` is the median wall-clock time of state estimation (encoding) plus
 planning per control step; env stepping and video rendering are not counted.
 
-JSON keys: success_rate, mean_final_distance (the env's goal_distance at the final step),
-mean_return, ms_per_step, env_frames (frames of environment interaction the model was trained
-on; 0 for the oracle), env, planner, model, horizon, max_steps, seed, device, goal_from,
-refine_iterations, planner_options, cost_options, env_params, set_params, model_params (the
-model's physical parameters), machine, episodes (per episode: seed, success, final_distance,
+JSON keys: success_rate, mean_final_distance (the env's goal_distance at the final step, in
+pixels, or radians for the pendulum), mean_return, ms_per_step, intervals (the episodes' seed set
+"reporting" or "tuning"; success n, count, rate and Wilson 95 % interval; final distance and return
+mean with a bootstrap 95 % interval: :func:`pig_control.protocol.episode_summary`), provenance
+(command, commit, clean tree, sha256 of the checkpoint, package versions, machine:
+:func:`pig_control.provenance.provenance`), env_frames (frames of environment interaction the
+model was trained on; 0 for the oracle), env, planner, model, horizon, max_steps, seed, device,
+goal_from, refine_iterations, planner_options, cost_options, env_params, set_params, model_params
+(the model's physical parameters), episodes (per episode: seed, success, final_distance,
 return, steps, ms_per_step).
 """
 
@@ -44,12 +51,13 @@ from pig_control.cli import (
     add_overwrite_option,
     atomic_path,
     check_outputs,
-    machine_description,
     make_parser,
     run_main,
     write_json,
 )
 from pig_control.errors import UserInputError
+from pig_control.protocol import REPORTING_SEED, episode_summary, seed_split
+from pig_control.provenance import provenance
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 
@@ -188,6 +196,16 @@ def summarize(results: list[dict]) -> dict:
     return summary
 
 
+def format_intervals(intervals: dict) -> str:
+    """One line: success k/n with its Wilson interval, the means with bootstrap intervals."""
+    success, distance, ret = (intervals[k] for k in ("success", "final_distance", "return"))
+    return (f"{intervals['seeds']} seeds from {intervals['first_seed']}: success "
+            f"{success['successes']}/{success['n']} (Wilson 95 % {success['wilson_95'][0]:.3f}"
+            f"-{success['wilson_95'][1]:.3f}), final distance {distance['mean']:.3f} "
+            f"[{distance['bootstrap_95'][0]:.3f}, {distance['bootstrap_95'][1]:.3f}], return "
+            f"{ret['mean']:.2f} [{ret['bootstrap_95'][0]:.2f}, {ret['bootstrap_95'][1]:.2f}]")
+
+
 def build_parser():
     from agents import PLANNERS
     from pig_control.control.agent import DEFAULT_PLANNER
@@ -203,7 +221,9 @@ def build_parser():
                         help=f"one of {', '.join(PLANNERS)} (default {DEFAULT_PLANNER}: "
                         "Gauss-Newton with a few samples, agents/gn.py)")
     parser.add_argument("--episodes", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0, help="episode i resets with seed S + i")
+    parser.add_argument("--seed", type=int, default=REPORTING_SEED,
+                        help="episode i resets with seed S + i (default: the first reporting "
+                        f"seed, {REPORTING_SEED}; tune on seeds below it)")
     parser.add_argument("--horizon", type=int, default=None,
                         help="control steps planned ahead (default per env)")
     parser.add_argument("--max-steps", type=int, default=None,
@@ -252,6 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.video and Path(args.video).suffix.lower() != ".gif":
         raise UserInputError(f"--video must name a .gif file, got '{args.video}'")
     check_outputs((args.video, args.json), args.overwrite)
+    seed_split(args.seed, args.episodes)  # refuses a run mixing tuning and reporting seeds
     env_params = parse_assignments(args.env_param, "--env-param")
     set_params = parse_assignments(args.set_param, "--set-param")
     planner_options = parse_assignments(args.planner_option, "--planner-option", numeric=False)
@@ -273,10 +294,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.refine:
             raise UserInputError("--refine refines a learned model's encoder; the oracle "
                                  "reads the true state")
-        goal_from, env_frames, model_label = "coords", 0, "oracle"
+        goal_from, env_frames, model_label, inputs = "coords", 0, "oracle", []
         agent = OracleAgent(scene, set_params=set_params, **common)
     else:
         model, metadata, model_label = load_learned(args.model, scene.name, args.device)
+        inputs = [model_label]
         env_frames = int(metadata.get("env_frames", 0) or 0)
         if set_params and model.cell is None:
             raise UserInputError("--set-param: a black-box model has no physical parameters")
@@ -290,8 +312,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = run_episodes(env, agent, args.episodes, args.seed, max_steps, goal_from,
                               frames, progress=not args.quiet)
     summary = summarize(results)
+    intervals = episode_summary(results)
     report = {
         **summary,
+        "intervals": intervals,
         "env_frames": env_frames,
         "env": scene.name,
         "planner": args.planner,
@@ -307,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "env_params": env_params,
         "set_params": set_params,
         "model_params": (agent.cell.params if oracle else dict(agent.model.params)),
-        "machine": machine_description(),
+        "provenance": provenance("pig_control.mpc", argv, inputs=inputs),
         "episodes": results,
     }
     print(f"{'env':<14}{'model':<12}{'planner':<9}{'episodes':>9}{'success':>9}"
@@ -316,6 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{scene.name:<14}{label:<12}{args.planner:<9}{len(results):>9}"
           f"{summary['success_rate']:>9.2f}{summary['mean_final_distance']:>12.3f}"
           f"{summary['mean_return']:>10.2f}{summary['ms_per_step']:>9.1f}")
+    print(format_intervals(intervals))
     if args.video:
         import imageio.v2 as imageio
 

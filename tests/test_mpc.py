@@ -24,6 +24,8 @@ from pig_control.errors import UserInputError
 from pig_control.model.physics import CELLS, PendulumCell
 from pig_control.model.pig import PIGModel
 from pig_control.mpc import main
+from pig_control.protocol import wilson_interval
+from pig_control.provenance import sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
@@ -35,7 +37,7 @@ TINY = {
     "gn": ["iterations=1", "samples=2"],
 }
 KEYS = {"success_rate", "mean_final_distance", "mean_return", "ms_per_step", "env_frames",
-        "env", "planner", "model", "episodes"}
+        "env", "planner", "model", "episodes", "intervals", "provenance"}
 
 
 def mpc(*args: str, planner: str = "icem") -> list[str]:
@@ -201,6 +203,32 @@ def test_oracle_every_planner_and_json_keys(capsys, tmp_path, planner):
     assert report["episodes"][0]["steps"] == 2 and report["ms_per_step"] > 0
 
 
+def test_report_carries_intervals_outcomes_and_provenance(capsys, tmp_path):
+    """Per-episode outcomes on reporting seeds by default, n with a Wilson interval, bootstrap
+    intervals of the means, the command and the sha256 of the checkpoint read."""
+    out = tmp_path / "r.json"
+    ckpt = tiny_checkpoint(tmp_path, "spring")
+    argv = ["--env", "spring", "--model", str(ckpt), "--episodes", "3", "--max-steps", "1",
+            "--quiet", "--json", str(out)]
+    status, stdout, err = run(capsys, argv)
+    assert status == 0, err
+    report = json.loads(out.read_text())
+    assert [e["seed"] for e in report["episodes"]] == [10**6, 10**6 + 1, 10**6 + 2]
+    assert report["seed"] == 10**6 and "reporting seeds from 1000000" in stdout
+    intervals = report["intervals"]
+    assert intervals["seeds"] == "reporting" and intervals["success"]["n"] == 3
+    k = sum(e["success"] for e in report["episodes"])
+    assert intervals["success"]["wilson_95"] == list(wilson_interval(k, 3))
+    low, high = intervals["final_distance"]["bootstrap_95"]
+    distances = [e["final_distance"] for e in report["episodes"]]
+    assert min(distances) - 1e-9 <= low <= report["mean_final_distance"] <= high
+    assert high <= max(distances) + 1e-9
+    block = report["provenance"]
+    assert block["command"] == "python -m pig_control.mpc " + " ".join(argv)
+    assert block["inputs"][str(ckpt)]["sha256"] == sha256_file(ckpt)
+    assert {"commit", "clean_tree", "packages", "machine"} <= set(block)
+
+
 def test_oracle_options_params_seed_horizon_video(capsys, tmp_path):
     gif, out = tmp_path / "v.gif", tmp_path / "r.json"
     argv = mpc("--env", "spring", "--model", "oracle", "--seed", "3", "--horizon", "4",
@@ -226,7 +254,7 @@ def test_same_seed_same_episodes(capsys, tmp_path):
         assert run(capsys, mpc("--env", "pendulum", "--model", "oracle", "--json", str(out),
                                planner=planner))[0] == 0
         reports.append(json.loads(out.read_text()))
-    assert reports[0]["episodes"][0]["seed"] == reports[1]["episodes"][0]["seed"] == 0
+    assert reports[0]["episodes"][0]["seed"] == reports[1]["episodes"][0]["seed"] == 10**6
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -241,6 +269,8 @@ def test_same_seed_same_episodes(capsys, tmp_path):
     (["--env", "spring", "--model", "oracle", "--planner-option", "iterations=1.5"],
      ["'iterations'", "integer"]),
     (["--env", "spring", "--model", "oracle", "--episodes", "0"], ["--episodes"]),
+    (["--env", "spring", "--model", "oracle", "--seed", "999999", "--episodes", "2"],
+     ["straddle", "1000000"]),
     (["--env", "spring", "--model", "oracle", "--cost-option", "velocity_weight=-1"],
      ["cost weights", "velocity_weight=-1.0"]),
     (["--env", "pendulum", "--model", "oracle", "--cost-option", "terminal_weight=-2"],
