@@ -28,10 +28,15 @@ import envs  # noqa: E402
 from pig_control.cli import (  # noqa: E402
     add_overwrite_option,
     check_output,
-    machine_description,
+    run_main,
     write_json,
 )
 from pig_control.data import generate_dataset  # noqa: E402
+from pig_control.provenance import (  # noqa: E402
+    add_allow_dirty,
+    provenance,
+    require_clean_tree,
+)
 
 SCENE = "spring"
 UPSCALE = 10
@@ -62,14 +67,16 @@ def best_rate(run, frames: int, repeats: int) -> float:
     return frames / best
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", default=str(ROOT / "benchmarks/results/dataset_speed.json"))
     parser.add_argument("--original-frames", type=int, default=120,
                         help="frames rendered the original way (default %(default)s)")
     add_overwrite_option(parser)
-    args = parser.parse_args()
+    add_allow_dirty(parser)
+    args = parser.parse_args(argv)
     check_output(args.json, args.overwrite)  # before the work, not after
+    git = require_clean_tree(args.allow_dirty)
 
     scene = envs.make_scene(SCENE, actuated=False)
     size = int(scene.image_size)
@@ -95,7 +102,9 @@ def main() -> int:
     rows = [("(a) original: 10x disk + resize, per frame", original, 1.0),
             ("(b) ours: render_states, batched", ours, ours / original),
             ("(c) ours: whole generation (physics + render)", generation, generation / original)]
-    info = machine_description()
+    block = provenance("benchmarks/dataset_speed.py", argv, allow_dirty=args.allow_dirty,
+                       git=git)
+    info = block["machine"]
     print(f"dataset generation speed, scene {SCENE} ({size}x{size}, "
           f"{scene.state_shape[0]} balls)")
     print(f"machine: {info['processor']}, {info['cpu_count']} CPUs, {info['system']}, "
@@ -105,7 +114,7 @@ def main() -> int:
         print(f"{name:<48}{rate:>12,.0f}{ratio:>10,.0f}")
     print(f"mean |difference| between (a) and (b) images: {mean_abs_diff:.2f} / 255")
     write_json(args.json, overwrite=args.overwrite, payload={
-        "scene": SCENE, "image_size": size, "machine": info,
+        "scene": SCENE, "image_size": size, "provenance": block,
         "original_fps": round(original, 1), "render_states_fps": round(ours, 1),
         "generation_fps": round(generation, 1),
         "render_speedup": round(ours / original, 1),
@@ -119,4 +128,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

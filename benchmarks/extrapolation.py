@@ -34,12 +34,17 @@ sys.path.insert(0, str(ROOT))
 from pig_control.cli import (  # noqa: E402
     add_overwrite_option,
     check_output,
-    machine_description,  # noqa: E402
+    run_main,
     write_json,
 )
 from pig_control.config import config_from_dict  # noqa: E402
 from pig_control.data import load_dataset  # noqa: E402
 from pig_control.evaluate import evaluate, load_checkpoint_model  # noqa: E402
+from pig_control.provenance import (  # noqa: E402
+    add_allow_dirty,
+    provenance,
+    require_clean_tree,
+)
 
 
 def score(path: str, data: dict, true_params: dict | None = None) -> dict:
@@ -54,7 +59,7 @@ def score(path: str, data: dict, true_params: dict | None = None) -> dict:
                                             "extrap_curve")}}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pig", default="pig_control/pretrained/spring.pt")
     parser.add_argument("--blackbox", default="runs/spring_blackbox/last.pt")
@@ -62,15 +67,19 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"
                                              / "extrapolation_spring.json"))
     add_overwrite_option(parser)
-    args = parser.parse_args()
+    add_allow_dirty(parser)
+    args = parser.parse_args(argv)
     check_output(args.out, args.overwrite)  # before the work, not after
+    git = require_clean_tree(args.allow_dirty)
     torch.set_num_threads(1)
     data = load_dataset(args.data)
     true_params = {key: float(value) for key, value in dict(data["params"]).items()}
     models = {"pig": score(args.pig, data), "true_physics": score(args.pig, data, true_params),
               "blackbox": score(args.blackbox, data)}
-    payload = {"machine": machine_description(),
-               "command": "python benchmarks/extrapolation.py " + " ".join(sys.argv[1:]),
+    block = provenance("benchmarks/extrapolation.py", argv,
+                       inputs=[args.pig, args.blackbox, args.data],
+                       allow_dirty=args.allow_dirty, git=git)
+    payload = {"provenance": block,
                "data": args.data, "true_params": true_params, "models": models,
                "blackbox_over_pig_extrap": models["blackbox"]["extrap_error"]
                / models["pig"]["extrap_error"]}
@@ -83,4 +92,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

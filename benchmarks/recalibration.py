@@ -8,15 +8,17 @@ For the digits and the spring: the control model as trained (the shipped file at
 (``data/SCENE_rollouts.npz``, written with the command in ``configs/SCENE_control.yaml`` if
 missing), and both run by ``python -m pig_control.mpc`` over the same blocks of 100 seeded
 episodes: the digits on six blocks, the spring at k = 4 and adapted to k = 8 on three each.
-Writes the parameters of both models and the success counts. Single-threaded; about 20 minutes
-on a 2-core CPU. Needs a git checkout (for the original models).
+Writes the parameters of both models, the success counts, per task the paired comparison of
+the two models on the same episodes (:func:`pig_control.protocol.compare_paired`) and the
+provenance (with the sha256 of both original models and the rollouts). These are tuning seeds
+(< 10**6): this benchmark decided to ship the recalibrated models. Single-threaded; about 20
+minutes on a 2-core CPU. Needs a git checkout (for the original models).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import tempfile
@@ -29,9 +31,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pig_control.checkpoint import load_model  # noqa: E402
-from pig_control.cli import add_overwrite_option, atomic_write_bytes, check_output, write_json  # noqa: E402
+from pig_control.cli import (  # noqa: E402
+    add_overwrite_option,
+    atomic_write_bytes,
+    check_output,
+    run_main,
+    write_json,
+)
 from pig_control.data import collect_rollouts, save_npz  # noqa: E402
 from pig_control.mpc import main as mpc_main  # noqa: E402
+from pig_control.protocol import compare_paired, success_summary  # noqa: E402
+from pig_control.provenance import (  # noqa: E402
+    add_allow_dirty,
+    provenance,
+    require_clean_tree,
+)
 from pig_control.recalibrate import main as recalibrate_main  # noqa: E402
 from pig_control.recalibrate import physical_values  # noqa: E402
 
@@ -64,27 +78,30 @@ def original(scene: str, rev: str, folder: Path) -> Path:
     return path
 
 
-def successes(model: Path, scene: str, args: list[str], seed: int, folder: Path) -> int:
+def episodes(model: Path, scene: str, args: list[str], seed: int, folder: Path) -> list[dict]:
+    """Per-episode outcomes of one ``pig_control.mpc`` run of EPISODES episodes."""
     out = folder / "run.json"
     mpc_main(["--env", scene, "--model", str(model), "--episodes", str(EPISODES), "--seed",
               str(seed), "--quiet", "--json", str(out), "--overwrite", *args])
-    return sum(e["success"] for e in json.loads(out.read_text())["episodes"])
+    return json.loads(out.read_text())["episodes"]
 
 
 def physics(path: Path) -> dict:
     return physical_values(load_model(path)[0])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--original-rev", default="60b3aff",
                         help="git revision whose shipped models are the trained originals")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/recalibration.json"))
     add_overwrite_option(parser)
-    args = parser.parse_args()
+    add_allow_dirty(parser)
+    args = parser.parse_args(argv)
     check_output(args.out, args.overwrite)  # before the work, not after
+    git = require_clean_tree(args.allow_dirty)
     start = time.perf_counter()
-    report = {"original_rev": args.original_rev, "models": {}, "rows": []}
+    report = {"original_rev": args.original_rev, "models": {}, "rows": [], "comparisons": []}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         models = {}
@@ -97,21 +114,35 @@ def main() -> None:
             report["models"][scene] = {kind: physics(path) for kind, path in
                                        models[scene].items()}
         for scene, name, extra, seeds in TASKS:
+            played = {}
             for kind, path in models[scene].items():
-                counts = [successes(path, scene, extra, s, folder) for s in seeds]
+                blocks = [episodes(path, scene, extra, s, folder) for s in seeds]
+                played[kind] = [e for block in blocks for e in block]
+                counts = [sum(e["success"] for e in block) for block in blocks]
                 total = EPISODES * len(seeds)
-                report["rows"].append({"task": name, "model": kind, "seeds": list(seeds),
-                                       "successes": counts, "episodes": total,
-                                       "success_rate": sum(counts) / total})
+                report["rows"].append({
+                    "task": name, "model": kind, "seeds": list(seeds), "seed_set": "tuning",
+                    "successes": counts, "episodes": total, "success_rate": sum(counts) / total,
+                    "success": success_summary([e["success"] for e in played[kind]]),
+                    "outcomes": played[kind]})
                 print(f"{name:26s} {kind:12s}: {sum(counts):4d} / {total}  {counts}",
                       flush=True)
+            comparison = compare_paired(played["original"], played["recalibrated"])
+            report["comparisons"].append({"task": name, "a": "original",
+                                          "b": "recalibrated", **comparison})
+            print(f"{name:26s} recalibrated against original: "
+                  f"{comparison['success']['verdict']}")
+        inputs = [path for scene in models for path in models[scene].values()]
+        report["provenance"] = provenance(
+            "benchmarks/recalibration.py", argv,
+            inputs=[*inputs, *(rollouts(scene) for scene in models)],
+            allow_dirty=args.allow_dirty, git=git)
     report["wall_clock_s"] = time.perf_counter() - start
-    report["machine"] = {"node": platform.node(), "processor": platform.machine(),
-                         "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-                         "python": platform.python_version()}
+    report["torch_threads"] = torch.get_num_threads()
     write_json(args.out, report, overwrite=args.overwrite)
     print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_main(main))

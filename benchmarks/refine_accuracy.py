@@ -4,7 +4,8 @@ render-and-compare refinement (``pig_control.model.decoder.fit_positions``).
     python benchmarks/refine_accuracy.py [--frames 100]
         [--out benchmarks/results/refine_accuracy.json]
 
-Frames come from the actuated scenes after a few random actions (episode i resets with seed i).
+Frames come from the actuated scenes after a few random actions (episode i resets with the
+reporting seed 10**6 + i, :mod:`pig_control.protocol`).
 For each number of refinement steps the script reports, in pixels, the mean distance of each
 found position from the true one, the constant offset (the mean error vector per object, which
 cancels against a goal image encoded the same way) and what varies from frame to frame (the mean
@@ -29,11 +30,17 @@ sys.path.insert(0, str(ROOT))
 from pig_control.cli import (  # noqa: E402
     add_overwrite_option,
     check_output,
-    machine_description,  # noqa: E402
+    run_main,
     write_json,
 )
 from pig_control.model.decoder import fit_positions  # noqa: E402
-from pig_control.mpc import load_learned, make_env  # noqa: E402
+from pig_control.mpc import PRETRAINED_DIR, load_learned, make_env  # noqa: E402
+from pig_control.protocol import REPORTING_SEED  # noqa: E402
+from pig_control.provenance import (  # noqa: E402
+    add_allow_dirty,
+    provenance,
+    require_clean_tree,
+)
 
 SCENES = ("spring", "mnist_spring")
 STEPS = (0, 1, 2, 3)
@@ -45,7 +52,7 @@ def sample_frames(name: str, count: int) -> tuple[torch.Tensor, np.ndarray]:
     rng = np.random.default_rng(0)
     frames, truth = [], []
     for i in range(count):
-        observation, info = env.reset(seed=i)
+        observation, info = env.reset(seed=REPORTING_SEED + i)
         for _ in range(int(rng.integers(1, 20))):
             action = rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
             observation, *_, info = env.step(action)
@@ -81,24 +88,29 @@ def measure(name: str, count: int) -> dict:
     return rows
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/refine_accuracy.json"))
     add_overwrite_option(parser)
-    args = parser.parse_args()
+    add_allow_dirty(parser)
+    args = parser.parse_args(argv)
     check_output(args.out, args.overwrite)  # before the work, not after
+    git = require_clean_tree(args.allow_dirty)
     torch.set_num_threads(1)
-    report = {"frames": args.frames, "machine": machine_description(), "scenes": {}}
+    models = [PRETRAINED_DIR / f"{name}_control.pt" for name in SCENES]
+    report = {"frames": args.frames, "first_seed": REPORTING_SEED, "scenes": {}}
     for name in SCENES:
         report["scenes"][name] = rows = measure(name, args.frames)
         for steps, row in rows.items():
             print(f"{name:<13} refine {steps}: error {row['mean_error_px']:.3f} px, varying "
                   f"{row['varying_error_px']:.4f} px, {row['ms_per_frame']:.2f} ms per frame")
+    report["provenance"] = provenance("benchmarks/refine_accuracy.py", argv, inputs=models,
+                                      allow_dirty=args.allow_dirty, git=git)
     write_json(args.out, report, overwrite=args.overwrite)
     print(f"wrote {args.out}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main))

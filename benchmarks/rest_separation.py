@@ -4,8 +4,8 @@ render-and-compare, against the truth and the control model's rest length.
     python benchmarks/rest_separation.py [--goals 200] [--model SCENE=PATH]
         [--out benchmarks/results/rest_separation.json]
 
-For every goal of episodes 0..N-1 (a rest state: the objects 2 l apart) the goal image is
-rendered, encoded by the shipped control model's encoder, and refined by
+For every goal of the reporting episodes 10**6 .. 10**6 + N - 1 (a rest state: the objects 2 l
+apart) the goal image is rendered, encoded by the shipped control model's encoder, and refined by
 :func:`pig_control.model.decoder.fit_positions` with the controller's number of steps; the
 report gives the mean and standard deviation of the encoded and refined separations (pixels),
 the true one (2 l) and the model's own 2 l. A model whose physics was fitted to encoder
@@ -26,10 +26,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pig_control.checkpoint import load_model  # noqa: E402
-from pig_control.cli import add_overwrite_option, check_output, write_json  # noqa: E402
+from pig_control.cli import (  # noqa: E402
+    add_overwrite_option,
+    check_output,
+    run_main,
+    write_json,
+)
 from pig_control.control.agent import DEFAULTS  # noqa: E402
 from pig_control.model.decoder import fit_positions  # noqa: E402
 from pig_control.mpc import PRETRAINED_DIR, make_env  # noqa: E402
+from pig_control.protocol import REPORTING_SEED  # noqa: E402
+from pig_control.provenance import (  # noqa: E402
+    add_allow_dirty,
+    provenance,
+    require_clean_tree,
+)
 
 
 def separations(scene_name: str, model_path: Path, goals: int) -> dict:
@@ -39,7 +50,7 @@ def separations(scene_name: str, model_path: Path, goals: int) -> dict:
     refine = DEFAULTS[scene_name]["refine_iterations"]
     encoded, refined, true = [], [], []
     with torch.no_grad():
-        for seed in range(goals):
+        for seed in range(REPORTING_SEED, REPORTING_SEED + goals):
             _, info = env.reset(seed=seed)
             goal = np.asarray(info["goal"])
             image = torch.from_numpy(scene.render_states(goal)).permute(2, 0, 1)
@@ -56,14 +67,16 @@ def separations(scene_name: str, model_path: Path, goals: int) -> dict:
             "refined_mean": float(np.mean(refined)), "refined_std": float(np.std(refined))}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--goals", type=int, default=200)
     parser.add_argument("--model", action="append", default=[], metavar="SCENE=PATH")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/rest_separation.json"))
     add_overwrite_option(parser)
-    args = parser.parse_args()
+    add_allow_dirty(parser)
+    args = parser.parse_args(argv)
     check_output(args.out, args.overwrite)  # before the work, not after
+    git = require_clean_tree(args.allow_dirty)
     torch.set_num_threads(1)
     paths = {scene: PRETRAINED_DIR / f"{scene}_control.pt" for scene in ("spring", "mnist_spring")}
     paths.update(dict(item.split("=", 1) for item in args.model))
@@ -72,9 +85,13 @@ def main() -> None:
         print(f"{scene:13s} true {row['true_mean']:.3f}  model 2l {row['model_2l']:.3f}  "
               f"encoded {row['encoded_mean']:.3f} +- {row['encoded_std']:.3f}  "
               f"refined {row['refined_mean']:.3f} +- {row['refined_std']:.3f} px")
+    report["provenance"] = provenance("benchmarks/rest_separation.py", argv,
+                                      inputs=list(paths.values()),
+                                      allow_dirty=args.allow_dirty, git=git)
     write_json(args.out, report, overwrite=args.overwrite)
     print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_main(main))

@@ -22,17 +22,27 @@ import argparse
 import csv
 import json
 import os
-import platform
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from pig_control.checkpoint import code_version, load_checkpoint
-from pig_control.cli import add_overwrite_option, check_output, write_json
-from pig_control.runlock import locked
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pig_control.checkpoint import load_checkpoint  # noqa: E402
+from pig_control.cli import (  # noqa: E402
+    add_overwrite_option,
+    check_output,
+    run_main,
+    write_json,
+)
+from pig_control.provenance import (  # noqa: E402
+    add_allow_dirty,
+    provenance,
+    require_clean_tree,
+)
+from pig_control.runlock import locked  # noqa: E402
 
 
 def run(command: list[str], log: Path) -> int:
@@ -116,7 +126,7 @@ def seconds_to_5pct(rows: list[dict], true_params: dict) -> float | None:
     return reached
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", default="spring,gravity,bouncing,mnist_spring")
     parser.add_argument("--seeds", default="0,1,2,3,4")
@@ -127,8 +137,11 @@ def main() -> int:
     parser.add_argument("--runs", default=str(ROOT / "runs" / "robustness"))
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "robustness.json"))
     add_overwrite_option(parser)
-    args = parser.parse_args()
+    add_allow_dirty(parser)
+    args = parser.parse_args(argv)
     check_output(args.out, args.overwrite)  # later writes replace this run's own results
+    args.git = require_clean_tree(args.allow_dirty)
+    args.argv = argv
     scenes = args.scenes.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     with ThreadPoolExecutor(len(scenes)) as pool:
@@ -163,12 +176,10 @@ def write_results(args, scenes: list[str], rows: list[dict]) -> dict:
         good = [r for r in mine if r.get("objects_found") and r.get("params_within_5pct")]
         summary[scene] = (f"{len(good)} of {len(mine)} seeds found the objects and got every "
                           "parameter within 5 %")
-    payload = {"machine": {"processor": platform.processor() or platform.machine(),
-                           "system": f"{platform.system()} {platform.release()}",
-                           "cpu_count": os.cpu_count(), "workers": args.workers,
-                           "device": args.device},
-               "command": "python benchmarks/robustness.py " + " ".join(sys.argv[1:]),
-               "commit": code_version(),
+    data = [ROOT / "data" / f"{scene}.npz" for scene in scenes]
+    payload = {"provenance": provenance("benchmarks/robustness.py", args.argv, inputs=data,
+                                        allow_dirty=args.allow_dirty, git=args.git),
+               "workers": args.workers, "device": args.device,
                "cuda_scenes": args.cuda_scenes, "summary": summary,
                "runs": sorted(rows, key=lambda r: (r["scene"], r["seed"]))}
     write_json(args.out, payload, overwrite=True)
@@ -176,4 +187,4 @@ def write_results(args, scenes: list[str], rows: list[dict]) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

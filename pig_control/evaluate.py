@@ -50,6 +50,7 @@ from pig_control.cli import add_overwrite_option, check_outputs, make_parser, ru
 from pig_control.config import Config, config_from_dict
 from pig_control.errors import UserInputError
 from pig_control.metrics import frame_sse, psnr, ssim
+from pig_control.provenance import provenance
 
 #: The authors' success thresholds (PAPER.md), in the paper's per-frame summed squared error.
 RECONS_THRESHOLD = 1.5
@@ -454,7 +455,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 batch_size=args.batch_size, device=args.device,
                                 progress=False if args.no_progress else None)
     report = {"checkpoint": str(args.checkpoint), "checkpoint_step": payload.get("step"),
-              "data": str(args.data), **report}
+              "data": str(args.data), **report,
+              "provenance": provenance("pig_control.evaluate", argv,
+                                       inputs=[args.checkpoint, args.data])}
     print(format_report(report))
     if args.figures:
         from pig_control.figures import write_evaluation_figures

@@ -99,6 +99,13 @@ def require_clean_tree(allow_dirty: bool, repo: str | os.PathLike = REPO_ROOT) -
     return state
 
 
+def add_allow_dirty(parser) -> None:
+    """The ``--allow-dirty`` option of a benchmark (see :func:`require_clean_tree`)."""
+    parser.add_argument("--allow-dirty", action="store_true",
+                        help="run on a tree with uncommitted changes (the results file then "
+                        "records allow_dirty and the changed files)")
+
+
 def package_versions(names: Iterable[str] = PACKAGES) -> dict:
     """Installed version of each distribution, ``None`` where it is not installed."""
     versions = {}

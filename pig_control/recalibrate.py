@@ -36,6 +36,7 @@ from pig_control.config import config_from_dict
 from pig_control.errors import UserInputError
 from pig_control.identify import TrajectoryFit, away_from_walls, chunk_sequences
 from pig_control.model.decoder import fit_positions
+from pig_control.provenance import provenance, sha256_file
 
 
 def refined_positions(model, frames: np.ndarray, refine_iterations: int, batch: int = 64,
@@ -182,10 +183,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit = refit_physics(model, positions, torch.from_numpy(actions).float(), chunk_frames,
                         args.steps, args.lr, progress=not args.quiet)
     after = physical_values(model)
-    command = "python -m pig_control.recalibrate " + " ".join(
-        sys.argv[1:] if argv is None else argv)
+    block = provenance("pig_control.recalibrate", argv, inputs=[args.checkpoint, args.data])
     metadata = dict(payload.get("metadata") or {})
-    metadata["recalibration"] = {"command": command, "data": str(args.data),
+    metadata["recalibration"] = {"command": block["command"], "data": str(args.data),
+                                 "commit": block["commit"], "clean_tree": block["clean_tree"],
+                                 "inputs": block["inputs"],
                                  "refine_iterations": refine, "steps": args.steps,
                                  "lr": args.lr, "params_before": before,
                                  "params_after": after, "code": code_version(), **fit}
@@ -195,7 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = {"checkpoint": str(args.checkpoint), "out": str(args.out), "scene": scene,
               "env_frames": metadata.get("env_frames"), "refine_iterations": refine,
               "params_before": before, "params_after": after, **fit,
-              "wall_clock_s": time.perf_counter() - start}
+              "wall_clock_s": time.perf_counter() - start,
+              "out_sha256": sha256_file(args.out), "provenance": block}
     for name in after:
         print(f"{name:>6}: {before[name]} -> {after[name]}")
     print(f"fit over {fit['chunks']} chunks: loss {fit['loss_before']:.4f} -> "

@@ -19,6 +19,7 @@ from pig_control.config import config_from_dict, load_config
 from pig_control.data import generate_dataset, load_dataset, save_npz
 from pig_control.errors import UserInputError
 from pig_control.evaluate import evaluate, held_out_split, main, parameter_errors
+from pig_control.provenance import sha256_file
 from pig_control.train import Trainer
 
 torch.set_num_threads(1)
@@ -63,6 +64,10 @@ def test_evaluate_writes_every_key_with_finite_values(files, tmp_path, capsys):
         assert key in report, key
         assert all_finite(report[key]), (key, report[key])
     assert report["sequences"] == 3
+    inputs = report["provenance"]["inputs"]
+    assert inputs[str(files["data"])]["sha256"] == sha256_file(files["data"])
+    assert inputs[str(files["checkpoint"])]["sha256"] == sha256_file(files["checkpoint"])
+    assert report["provenance"]["command"].startswith("python -m pig_control.evaluate ")
     assert (report["input_steps"], report["pred_steps"], report["extrap_steps"]) == (4, 6, 20)
     assert len(report["extrap_curve"]) == 26
     assert report["true_params"] == {"k": 4.0, "l": 6.0}

@@ -10,6 +10,7 @@ import torch
 from pig_control.checkpoint import load_checkpoint, load_model, save_checkpoint
 from pig_control.data import collect_rollouts, save_npz
 from pig_control.mpc import PRETRAINED_DIR
+from pig_control.provenance import sha256_file
 from pig_control.recalibrate import main
 
 SPRING = PRETRAINED_DIR / "spring_control.pt"
@@ -61,6 +62,10 @@ def test_recovers_detuned_parameters_and_records_them(capsys, tmp_path, rollouts
     payload = load_checkpoint(out)  # weights_only
     recal = payload["metadata"]["recalibration"]
     assert recal["params_after"] == result["params_after"]
+    assert recal["inputs"][str(detuned)]["sha256"] == sha256_file(detuned)
+    assert recal["inputs"][str(rollouts)]["sha256"] == sha256_file(rollouts)
+    assert result["out_sha256"] == sha256_file(out)
+    assert result["provenance"]["inputs"] == recal["inputs"]
     assert payload["metadata"]["env_frames"] == load_checkpoint(SPRING)["metadata"]["env_frames"]
     assert "optimizer" not in payload and payload["params"]["k"] == result["params_after"]["k"]
     model, _ = load_model(out)
