@@ -1,7 +1,7 @@
 """PIG-MPC against model-free RL: success against environment frames, on the same episodes.
 
     python -m pig_control.compare --env spring --algos ppo,sac --steps 10000,100000 \\
-        --episodes 20 --seed 0 --json benchmarks/results/compare_spring.json
+        --episodes 200 --json benchmarks/results/compare_spring.json
 
 Agents (the ``agent`` of each JSON row):
 
@@ -16,15 +16,21 @@ Agents (the ``agent`` of each JSON row):
   true states. Observations and hyperparameters: :mod:`agents.sb3`.
 
 Every agent is evaluated on the same episodes: episode i resets with ``--seed + i`` (start state
-and goal), as ``pig_control.mpc`` does; an episode succeeds when ``info["is_success"]`` holds at
-its final step. SB3 agents train on other episodes (their envs are seeded from
-``--seed + 10**6``) and act deterministically when evaluated.
+and goal), as ``pig_control.mpc`` does, from the first reporting seed 10**6 by default
+(:mod:`pig_control.protocol`); an episode succeeds when ``info["is_success"]`` holds at its final
+step. Learning uses tuning seeds: the PIG models' rollouts and training, and the SB3 agents'
+training envs, are seeded from ``--train-seed`` (default 0); SB3 agents act deterministically
+when evaluated.
 
 Row keys: agent, env_frames (env frames the agent learned from), success_rate, mean_return
 (the env's reward summed over an episode), wall_s (seconds of learning: SB3 training time,
 the PIG model's recorded training time; 0 for the oracle), plus mean_final_distance, eval_s and
-model (pig-mpc). The JSON adds ``frames_to_success`` (per agent, the fewest frames at which it
-reached ``--success-threshold``, or null), the settings, the machine and the command. The plot
+model (pig-mpc), intervals (success n and Wilson 95 %, bootstrap 95 % of the means:
+:func:`pig_control.protocol.episode_summary`) and episodes (per episode: seed, success,
+final_distance, return, steps), so that two rows can be compared paired. The JSON adds
+``frames_to_success`` (per agent, the fewest frames at which it reached ``--success-threshold``,
+or null), the settings and the provenance (command, commit, sha256 of the PIG models, packages,
+machine). The plot
 (``--plot``, default the JSON path with ``.png``) shows success against env frames on a log scale.
 
 Long runs can be resumed: rows and SB3 checkpoints go to ``--out`` as they are made, and
@@ -39,9 +45,7 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,7 +57,6 @@ from pig_control.cli import (
     atomic_path,
     check_output,
     check_outputs,
-    machine_description,
     make_parser,
     run_main,
     write_json,
@@ -68,10 +71,10 @@ from pig_control.mpc import (
     run_episodes,
     summarize,
 )
+from pig_control.protocol import REPORTING_SEED, episode_summary, seed_split
+from pig_control.provenance import provenance
 from pig_control.runlock import LOCK_NAME, locked
 
-#: Offset between evaluation seeds and the seeds SB3's training envs start from.
-TRAIN_SEED_OFFSET = 10**6
 #: An SB3 checkpoint saved at a budget: ``frames_N.zip``.
 SAVED_ZIP = re.compile(r"frames_(\d+)\.zip")
 
@@ -115,8 +118,13 @@ def mpc_row(agent_name: str, agent, env, args, env_frames: int, wall_s: float,
     goal_from = "coords" if agent_name == "oracle" else "image"
     results = run_episodes(env, agent, args.episodes, args.seed, env.unwrapped.max_episode_steps,
                            goal_from, progress=not args.quiet)
-    return {"agent": agent_name, "env_frames": env_frames, **summarize(results),
+    return {"agent": agent_name, "env_frames": env_frames, **outcomes(results),
             "wall_s": wall_s, "eval_s": time.perf_counter() - start, "model": model}
+
+
+def outcomes(results: list[dict]) -> dict:
+    """A row's summary of its episodes: means, intervals and the per-episode outcomes."""
+    return {**summarize(results), "intervals": episode_summary(results), "episodes": results}
 
 
 def train_pig_model(scene, frames: int, out_dir: Path, seed: int, quiet: bool,
@@ -156,7 +164,7 @@ def sb3_rows(algo: str, kind: str, budgets: list[int], args, log: RowLog,
     agent_dir = out_dir / name
     agent_dir.mkdir(parents=True, exist_ok=True)
     baseline = Baseline(algo, kind, new_env, budget=budgets[-1],
-                        seed=args.seed + TRAIN_SEED_OFFSET, log_dir=agent_dir / "logs")
+                        seed=args.train_seed, log_dir=agent_dir / "logs")
     settings = {"agent": name, "episodes": args.episodes, "seed": args.seed, "env": args.env}
     for budget in budgets:
         key = {**settings, "budget": budget}
@@ -180,7 +188,7 @@ def sb3_rows(algo: str, kind: str, budgets: list[int], args, log: RowLog,
         record(zip_path)
         start = time.perf_counter()
         results = baseline.evaluate(args.episodes, args.seed)
-        row = {"agent": name, "env_frames": baseline.frames_seen, **summarize(results),
+        row = {"agent": name, "env_frames": baseline.frames_seen, **outcomes(results),
                "wall_s": baseline.train_seconds, "eval_s": time.perf_counter() - start,
                "key": key}
         log.add(row)
@@ -274,8 +282,12 @@ def build_parser():
                         help="drop the budgets above N for one SB3 agent, e.g. "
                         "sac-pixels=10000 (SAC from pixels trains at about 8 frames/s here)")
     parser.add_argument("--episodes", type=int, default=20, help="evaluation episodes per row")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="evaluation episode i resets with seed S + i")
+    parser.add_argument("--seed", type=int, default=REPORTING_SEED,
+                        help="evaluation episode i resets with seed S + i (default: the first "
+                        f"reporting seed, {REPORTING_SEED})")
+    parser.add_argument("--train-seed", type=int, default=0,
+                        help="seed of the learners' data and training (a tuning seed, below "
+                        f"{REPORTING_SEED}; default 0)")
     parser.add_argument("--pig-models", default="pretrained", metavar="M[,M,...]",
                         help="PIG world models to evaluate: pretrained and/or checkpoint paths "
                         "(empty: none)")
@@ -308,6 +320,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(1)
     if args.episodes < 1:
         raise UserInputError(f"--episodes must be at least 1, got {args.episodes}")
+    seed_split(args.seed, args.episodes)  # refuses a run mixing tuning and reporting seeds
+    if seed_split(args.train_seed, 1) != "tuning":
+        raise UserInputError(f"--train-seed must be a tuning seed (below {REPORTING_SEED}), got "
+                             f"{args.train_seed}")
     if not 0.0 < args.success_threshold <= 1.0:
         raise UserInputError(f"--success-threshold must be in (0, 1], got "
                              f"{args.success_threshold}")
@@ -381,7 +397,7 @@ def compare_in(out_dir: Path, args, argv, env, plan: Plan) -> int:
     for model_arg, frames in checkpoints:
         def pig_row(model_arg=model_arg, frames=frames):
             if frames is not None:
-                model_arg = str(train_pig_model(scene, frames, out_dir, args.seed,
+                model_arg = str(train_pig_model(scene, frames, out_dir, args.train_seed,
                                                 args.quiet, args.resume))
             model, metadata, label = load_learned(model_arg, scene.name, "cpu")
             return mpc_row("pig-mpc", ModelAgent(scene, model, planner=DEFAULT_PLANNER), env,
@@ -403,12 +419,12 @@ def compare_in(out_dir: Path, args, argv, env, plan: Plan) -> int:
         "frames_to_success": frames_to_success(rows, args.success_threshold),
         "success_threshold": args.success_threshold,
         "env": scene.name, "episodes": args.episodes, "seed": args.seed,
+        "train_seed": args.train_seed,
         "steps": budgets, "planner": DEFAULT_PLANNER,
         "hyperparameters": {f"{a}-{k}": {n: str(v) for n, v in HYPERPARAMS[(a, k)].items()}
                             for a in algos for k in kinds},
-        "machine": machine_description(),
-        "command": "python -m pig_control.compare " + " ".join(
-            shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
+        "provenance": provenance("pig_control.compare", argv, inputs=sorted(
+            {r["model"] for r in rows if r["agent"] == "pig-mpc" and Path(r["model"]).is_file()})),
     }
     print("frames to reach success " f"{args.success_threshold:.0%}: " + ", ".join(
         f"{a} {'not reached' if n is None else n}"

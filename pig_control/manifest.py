@@ -87,7 +87,7 @@ def add_entry(model: str | os.PathLike, note: str | None = None,
         raise UserInputError(f"{Path(model).name}: the last manifest entry already has sha256 "
                              f"{entry['sha256'][:12]}...; nothing to add")
     history.append(entry)
-    write_json(manifest_path, manifest)
+    write_json(manifest_path, manifest, overwrite=True)  # the old entries, plus this one
     return entry
 
 

@@ -20,7 +20,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from pig_control.cli import make_parser, run_main, write_json
+from pig_control.cli import add_overwrite_option, check_output, make_parser, run_main, write_json
 from pig_control.errors import UserInputError
 from pig_control.protocol import CONFIDENCE, compare_paired, seed_split
 from pig_control.provenance import provenance
@@ -49,11 +49,14 @@ def build_parser():
     parser.add_argument("--alpha", type=float, default=round(1 - CONFIDENCE, 10),
                         help="significance level (default 0.05)")
     parser.add_argument("--json", default=None, metavar="PATH")
+    add_overwrite_option(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.json:
+        check_output(args.json, args.overwrite)
     run_a, run_b = read_run(args.a), read_run(args.b)
     if run_a.get("env") != run_b.get("env"):
         raise UserInputError(f"the runs are of different envs: {run_a.get('env')} and "
@@ -76,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_json(args.json, {"a": args.a, "b": args.b, "env": run_a.get("env"),
                                "seeds": seed_set, **result,
                                "provenance": provenance("pig_control.paired", argv,
-                                                        inputs=[args.a, args.b])})
+                                                        inputs=[args.a, args.b])},
+                   overwrite=args.overwrite)
     return 0
 
 

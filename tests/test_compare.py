@@ -23,6 +23,8 @@ from agents.sb3 import (
     state_features,
 )
 from pig_control.compare import frames_to_success, main
+from pig_control.mpc import PRETRAINED_DIR
+from pig_control.provenance import sha256_file
 
 ROW_KEYS = {"agent", "env_frames", "success_rate", "mean_return", "wall_s"}
 
@@ -163,6 +165,12 @@ def test_tiny_comparison_end_to_end_and_resume(tmp_path, capsys):
     assert agents == ["oracle", "pig-mpc", "ppo-state"]
     for row in result["rows"]:
         assert ROW_KEYS <= set(row) and 0.0 <= row["success_rate"] <= 1.0
+        assert [e["seed"] for e in row["episodes"]] == [10**6]  # reporting seeds, paired
+        assert row["intervals"]["success"]["n"] == 1
+        assert row["success_rate"] == row["intervals"]["success"]["rate"]
+    assert result["train_seed"] == 0
+    shipped = str(PRETRAINED_DIR / "spring_control.pt")
+    assert result["provenance"]["inputs"][shipped]["sha256"] == sha256_file(shipped)
     rows = {r["agent"]: r for r in result["rows"]}
     assert rows["oracle"]["env_frames"] == 0
     assert rows["pig-mpc"]["env_frames"] == 9996  # the shipped model's rollouts
@@ -200,6 +208,8 @@ def test_resume_tolerates_a_row_cut_short(tmp_path, capsys):
     (["--max-frames", "sac-pixels"], "NAME=VALUE"),
     (["--pig-models", "missing.pt"], "no such checkpoint"),
     (["--success-threshold", "1.5"], "--success-threshold"),
+    (["--seed", "999990", "--episodes", "20"], "straddle"),
+    (["--train-seed", "1000000"], "--train-seed"),
 ])
 def test_bad_options_exit_2_with_one_line(capsys, tmp_path, argv, message):
     status, _, err = run(capsys, ["--env", "spring", "--out", str(tmp_path), *argv])

@@ -44,7 +44,7 @@ def test_a_changed_model_gets_a_new_entry_never_an_overwrite(shipped):
     payload = load_checkpoint(model)
     payload["params"] = {k: v * 1.01 for k, v in payload["params"].items()}
     payload.pop("format")
-    save_checkpoint(model, payload)
+    save_checkpoint(model, payload, overwrite=True)
     problems = manifest.check(model.parent, path)
     assert len(problems) == 1 and "sha256 differs" in problems[0]
     second = manifest.add_entry(model, "params changed", path)
