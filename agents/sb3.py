@@ -329,7 +329,7 @@ class Baseline:
                                   custom_objects=replacements, **self.sizing)
         except (zipfile.BadZipFile, KeyError, RuntimeError, ValueError, OSError) as error:
             raise ValueError(f"cannot load the baseline checkpoint '{path}': "
-                             f"{str(error).splitlines()[0] if str(error) else error!r}") from None
+                             f"{error or type(error).__name__}") from None
         with np.load(path.with_suffix(".stats.npz")) as stats:
             self.train_seconds = float(stats["train_seconds"])
             if hasattr(self.vec, "ret_rms") and "mean" in stats:

@@ -25,7 +25,7 @@ import torch
 
 from pig_control.cli import atomic_write_bytes
 from pig_control.config import config_from_dict
-from pig_control.errors import UserInputError
+from pig_control.errors import UserInputError, safe_reason
 
 FORMAT = "pig_control/1"
 
@@ -46,14 +46,11 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> dict:
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as error:
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        reason = next((line for line in lines if "GLOBAL" in line or "global" in line),
-                      lines[0] if lines else "unsafe content")
-        raise UserInputError(f"checkpoint '{path}' was refused: it holds more than tensors and "
-                             f"plain data ({reason})") from None
+        raise UserInputError(f"checkpoint '{path}' was refused: it is not a checkpoint of "
+                             f"tensors and plain data ({safe_reason(error)})") from None
     except Exception as error:  # torch raises many kinds on a truncated or foreign file
         raise UserInputError(f"checkpoint '{path}' is corrupt or not a checkpoint "
-                             f"({type(error).__name__}: {error})") from None
+                             f"({type(error).__name__}: {safe_reason(error)})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserInputError(f"checkpoint '{path}' is not a pig_control checkpoint ({FORMAT})")
     for key in ("config", "model"):
@@ -73,7 +70,7 @@ def load_model(path: str | os.PathLike, device: str = "cpu"):
         model.load_state_dict(payload["model"])
     except RuntimeError as error:
         raise UserInputError(f"checkpoint '{path}' does not match its own config: "
-                             f"{str(error).splitlines()[0]}") from None
+                             f"{safe_reason(error)}") from None
     return model.eval(), payload
 
 

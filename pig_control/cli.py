@@ -4,6 +4,11 @@ Every entry point builds an :class:`argparse.ArgumentParser` with :func:`make_pa
 body through :func:`run_main`: bad input (a missing or corrupt file, a wrong shape, an unknown
 scene or key, an invalid option value) becomes one line on stderr and exit status 2, never a
 traceback.
+
+Every output file is written through :func:`atomic_path` (or :func:`atomic_write_bytes`,
+:func:`write_json` on top of it): regular files only, never through a link, no existing file
+replaced without ``overwrite`` (``--overwrite``), temporary file synced and renamed, stale
+temporary files of killed writers removed. ``docs/reliability.md`` lists the guarantees.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ def run_main(main: Callable[[Sequence[str] | None], int | None],
     return int(status or 0)
 
 
-#: Name of the option every command that writes files takes to replace existing outputs.
+#: Help of ``--overwrite``, the option of every command that writes files.
 OVERWRITE_HELP = "replace output files that already exist (default: refuse them)"
 #: Temporary files without a process id in their name (older versions) count as stale after this.
 STALE_TEMP_AGE_S = 3600.0

@@ -61,8 +61,9 @@ from pig_control.cli import (
     run_main,
     write_json,
 )
-from pig_control.errors import UserInputError
+from pig_control.errors import UserInputError, safe_reason
 from pig_control.integrity import record, verify
+from pig_control.interrupt import Interrupted, RaiseOnStop
 from pig_control.mpc import (
     PRETRAINED_DIR,
     load_learned,
@@ -146,9 +147,11 @@ def train_pig_model(scene, frames: int, out_dir: Path, seed: int, quiet: bool,
     checkpoint = run_dir / "model" / "last.pt"
     # no checkpoint yet (a run killed before its first): start that training afresh
     resume = ["--resume"] if checkpoint.exists() else ["--overwrite"]
-    train_main(["--config", f"{env_name}_control", "--data", str(data), "--out",
-                str(run_dir / "model"), "--seed", str(seed), *resume,
-                *(["--no-progress"] if quiet else [])])
+    status = train_main(["--config", f"{env_name}_control", "--data", str(data), "--out",
+                         str(run_dir / "model"), "--seed", str(seed), *resume,
+                         *(["--no-progress"] if quiet else [])])
+    if status > 128:  # stopped by a signal, its checkpoint saved: stop the comparison too
+        raise Interrupted(status - 128)
     return checkpoint
 
 
@@ -178,7 +181,11 @@ def sb3_rows(algo: str, kind: str, budgets: list[int], args, log: RowLog,
             zip_path = saved[-1][1]
             verify(zip_path)  # only what this tool wrote, unchanged since
             verify(zip_path.with_suffix(".stats.npz"))
-            baseline.load(zip_path)
+            try:
+                baseline.load(zip_path)
+            except ValueError as error:  # its message may quote SB3's or PyTorch's advice
+                raise UserInputError(f"cannot load the baseline checkpoint '{zip_path}': "
+                                     f"{safe_reason(error)}") from None
         baseline.train_to(budget, progress=not args.quiet)
         if any(r["env_frames"] == baseline.frames_seen for r in log.matching(settings)):
             continue  # one PPO rollout overshot this budget and the previous row has it
@@ -348,10 +355,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     plot_path = args.plot or (str(Path(args.json).with_suffix(".png")) if args.json else None)
     check_outputs((args.json, plot_path), args.overwrite)
     out_dir = Path(args.out or Path("runs") / "compare" / scene.name)
-    with locked(out_dir):
+    with locked(out_dir), RaiseOnStop():
         clear_earlier_work(out_dir, args.resume, args.overwrite)
-        return compare_in(out_dir, args, argv, env, Plan(
-            algos, kinds, budgets, max_frames, pig_models, pig_frames, plot_path))
+        try:
+            return compare_in(out_dir, args, argv, env, Plan(
+                algos, kinds, budgets, max_frames, pig_models, pig_frames, plot_path))
+        except Interrupted as stop:
+            given = list(sys.argv[1:] if argv is None else argv)
+            resume = shlex.join(["python", "-m", "pig_control.compare", *given,
+                                 *([] if args.resume else ["--resume"])])
+            print(f"{stop.signal_name}: stopped; the finished rows and saved agents in "
+                  f"'{out_dir}' are kept; resume with: {resume}", file=sys.stderr)
+            return stop.exit_status
 
 
 @dataclass(frozen=True)

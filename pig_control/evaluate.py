@@ -48,7 +48,7 @@ from tqdm import tqdm
 
 from pig_control.cli import add_overwrite_option, check_outputs, make_parser, run_main, write_json
 from pig_control.config import Config, config_from_dict
-from pig_control.errors import UserInputError
+from pig_control.errors import UserInputError, safe_reason
 from pig_control.metrics import frame_sse, psnr, ssim
 from pig_control.provenance import provenance
 
@@ -79,9 +79,8 @@ def load_checkpoint_model(path: str | Path, device: str = "cpu"):
         raise
     except (KeyError, IndexError, TypeError, AttributeError, EOFError, OSError,
             pickle.UnpicklingError, RuntimeError) as error:
-        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserInputError(
-            f"checkpoint '{path}' is corrupt or not a checkpoint ({text})") from None
+            f"checkpoint '{path}' is corrupt or not a checkpoint ({safe_reason(error)})") from None
 
 
 def held_out_split(data: dict) -> dict:
@@ -220,6 +219,7 @@ def evaluate(model, config: Config, data: dict, *, sequences: int | None = None,
              if positions is not None and config.model.n_objects <= 6 else [])
     if not perms:
         positions = None
+    finite, position_warning = _finite_states(positions, n)
 
     model.eval()
     sums = _Sums()
@@ -254,10 +254,12 @@ def evaluate(model, config: Config, data: dict, *, sequences: int | None = None,
             sums.recons_frames += r.numel()
             sums.n += stop - start
 
-            if positions is not None:
-                _accumulate_positions(sums, perms, encoded.double().cpu().numpy(),
-                                      predicted[:, :P].double().cpu().numpy(),
-                                      positions[start:stop], L, P)
+            rows = None if positions is None else finite[start:stop]
+            if rows is not None and rows.any():  # sequences with finite true states only
+                keep = torch.from_numpy(rows).to(encoded.device)
+                _accumulate_positions(sums, perms, encoded[keep].double().cpu().numpy(),
+                                      predicted[keep, :P].double().cpu().numpy(),
+                                      positions[start:stop][rows], L, P)
 
             if len(kept["truth"]) < examples:
                 k = min(examples - len(kept["truth"]), stop - start)
@@ -306,6 +308,8 @@ def evaluate(model, config: Config, data: dict, *, sequences: int | None = None,
         "extrap_ssim": _mean(ssim_curve[P:]) if E else None,
     })
     report.update(_position_report(sums, perms))
+    if position_warning:
+        report["position_warning"] = position_warning
     report["success"] = {
         "objects_found": bool(recons_error < RECONS_THRESHOLD),
         "dynamics_learned": bool(pred_error < pred_threshold),
@@ -315,6 +319,22 @@ def evaluate(model, config: Config, data: dict, *, sequences: int | None = None,
     example_arrays = {key: np.stack(value) for key, value in kept.items()}
     example_arrays["input_steps"] = L
     return _finite(report), example_arrays
+
+
+def _finite_states(positions: np.ndarray | None, n: int) -> tuple[np.ndarray | None, str | None]:
+    """Which of the first ``n`` sequences have finite true positions in every frame, and a
+    warning naming how many do not (they are left out of the position error), or None."""
+    if positions is None:
+        return None, None
+    finite = np.isfinite(positions[:n]).reshape(n, -1).all(1)
+    bad = int((~finite).sum())
+    if not bad:
+        return finite, None
+    if bad == n:
+        return finite, (f"none of the {n} test sequences has finite true states (NaN or "
+                        f"infinite): no position error")
+    return finite, (f"{bad} of {n} test sequences have NaN or infinite true states: left out "
+                    f"of the position error")
 
 
 def _accumulate_positions(sums: _Sums, perms, encoded, predicted, truth, L: int, P: int) -> None:
@@ -459,6 +479,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               "provenance": provenance("pig_control.evaluate", argv,
                                        inputs=[args.checkpoint, args.data])}
     print(format_report(report))
+    if report.get("position_warning"):
+        print(f"warning: {report['position_warning']}", file=sys.stderr)
     if args.figures:
         from pig_control.figures import write_evaluation_figures
 

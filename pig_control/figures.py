@@ -37,7 +37,7 @@ from pig_control.cli import (  # noqa: E402
     make_parser,
     run_main,
 )
-from pig_control.errors import UserInputError  # noqa: E402
+from pig_control.errors import UserInputError, safe_reason  # noqa: E402
 
 LOSS_COLUMNS = ("loss", "recons", "pred", "latent", "valid_pred", "valid_recons")
 NON_PARAM_COLUMNS = {"step", "wall_s", "phase", *LOSS_COLUMNS}
@@ -174,7 +174,8 @@ def read_metrics(path: str | Path) -> dict[str, np.ndarray | list]:
         with path.open(newline="") as handle:
             rows = list(csv.DictReader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise UserInputError(f"metrics file '{path}' is unreadable ({error})") from None
+        raise UserInputError(f"metrics file '{path}' is unreadable "
+                             f"({safe_reason(error)})") from None
     if not rows or "step" not in rows[0]:
         raise UserInputError(f"metrics file '{path}' holds no rows (or no 'step' column)")
     columns: dict[str, np.ndarray | list] = {}

@@ -34,9 +34,10 @@ from tqdm import tqdm
 from pig_control.checkpoint import code_version, load_checkpoint, save_checkpoint
 from pig_control.cli import atomic_path, check_output, make_parser, run_main
 from pig_control.config import Config, apply_overrides, config_from_dict, load_config
-from pig_control.errors import UserInputError
+from pig_control.errors import UserInputError, safe_reason
 from pig_control.identify import TrajectoryFit, away_from_walls, chunk_sequences, fit_horizon
 from pig_control.integrity import sha256_file
+from pig_control.interrupt import Interrupted, StopRequests
 from pig_control.metrics import frame_sse, position_sse
 from pig_control.model.pig import PIGModel
 from pig_control.runlock import locked
@@ -362,8 +363,32 @@ class Trainer:
         self.wall_s = float(payload.get("metadata", {}).get("wall_clock_s", 0.0))
 
     # ---- the loop -----------------------------------------------------------------------
+    def _step_logged_and_saved(self, end: int, log: MetricsLog, bar) -> dict:
+        """One step, its metrics row every ``log_every`` steps and a checkpoint (after
+        validation) every ``checkpoint_every`` steps and at ``end``; returns its losses."""
+        t = self.config.training
+        started = time.perf_counter()
+        last = self.train_step()
+        self.wall_s += time.perf_counter() - started
+        if self.step % t.log_every == 0 or self.step == end:
+            row = {"step": self.step, "wall_s": round(self.wall_s, 2), **last,
+                   **self.model.params}
+            if self.step % t.checkpoint_every == 0 or self.step == end:
+                row.update(self.validate())
+            log.write(row)
+            bar.set_postfix({k: f"{v:.3g}" if isinstance(v, float) else v
+                             for k, v in row.items() if k not in ("step", "wall_s")})
+        if self.step % t.checkpoint_every == 0 or self.step == end:
+            self.save()
+        bar.update(1)
+        return last
+
     def fit(self, progress: bool = True, max_steps: int | None = None) -> dict:
-        """Train until ``training.steps`` (or ``max_steps`` more steps); checkpoint as it goes."""
+        """Train until ``training.steps`` (or ``max_steps`` more steps); checkpoint as it goes.
+
+        A SIGTERM or SIGINT (:class:`pig_control.interrupt.StopRequests`) ends the current step,
+        saves a resumable checkpoint and raises :class:`pig_control.interrupt.Interrupted`.
+        """
         t = self.config.training
         end = t.steps if max_steps is None else min(t.steps, self.step + max_steps)
         log = MetricsLog(self.out_dir, self.step, self.model.params)
@@ -371,21 +396,13 @@ class Trainer:
                    dynamic_ncols=True)
         last = {}
         try:
-            while self.step < end:
-                started = time.perf_counter()
-                last = self.train_step()
-                self.wall_s += time.perf_counter() - started
-                if self.step % t.log_every == 0 or self.step == end:
-                    row = {"step": self.step, "wall_s": round(self.wall_s, 2), **last,
-                           **self.model.params}
-                    if self.step % t.checkpoint_every == 0 or self.step == end:
-                        row.update(self.validate())
-                    log.write(row)
-                    bar.set_postfix({k: f"{v:.3g}" if isinstance(v, float) else v
-                                     for k, v in row.items() if k not in ("step", "wall_s")})
-                if self.step % t.checkpoint_every == 0 or self.step == end:
-                    self.save()
-                bar.update(1)
+            with StopRequests() as stop:
+                while self.step < end:
+                    last = self._step_logged_and_saved(end, log, bar)
+                    if stop.signum is not None:  # a safe point: the step is complete
+                        if self.step % t.checkpoint_every and self.step != end:
+                            self.save()
+                        raise Interrupted(stop.signum)
         finally:
             bar.close()
             log.close()
@@ -439,8 +456,8 @@ def read_metrics_rows(path: Path, step: int) -> list[dict]:
             return [row for row in csv.DictReader(handle) if int(row.get("step") or 0) <= step]
     except (ValueError, TypeError, UnicodeDecodeError, csv.Error) as error:
         raise UserInputError(f"'{path}' is corrupt ({type(error).__name__}: "
-                             f"{str(error).splitlines()[0] if str(error) else ''}); move it away "
-                             f"to resume without the earlier rows") from None
+                             f"{safe_reason(error)}); move it away to resume without the earlier "
+                             f"rows") from None
 
 
 def median_frame(frames: torch.Tensor, generator: torch.Generator,
@@ -517,6 +534,17 @@ def build_parser():
     return parser
 
 
+def resume_command(args, out_dir: Path) -> str:
+    """The command that continues this run (its data path is in the checkpoint)."""
+    words = ["python", "-m", "pig_control.train", "--config", args.config, "--out", str(out_dir),
+             "--resume"]
+    if args.data:
+        words += ["--data", args.data]
+    if args.threads != 1:
+        words += ["--threads", str(args.threads)]
+    return shlex.join(words)
+
+
 def print_outcome(step: int, outcome: str, params: dict, out_dir: Path) -> None:
     """The command's last line: step, outcome, learned parameters, checkpoint."""
     learned = ", ".join(f"{k} = {v:.4g}" for k, v in params.items())
@@ -580,7 +608,12 @@ def train_in(out_dir: Path, args, argv: Sequence[str] | None) -> int:
     trainer = Trainer(config, data, out_dir, metadata)
     if args.resume:
         trainer.load_state(payload)
-    last = trainer.fit(progress=not args.no_progress, max_steps=args.steps)
+    try:
+        last = trainer.fit(progress=not args.no_progress, max_steps=args.steps)
+    except Interrupted as stop:
+        print(f"{stop.signal_name} at step {trainer.step}: saved {out_dir / 'last.pt'}; resume "
+              f"with: {resume_command(args, out_dir)}", file=sys.stderr)
+        return stop.exit_status
     print_outcome(trainer.step, f"loss {last['loss']:.4g}" if last else "no step taken",
                   trainer.model.params, out_dir)
     return 0

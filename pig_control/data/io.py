@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from pig_control.cli import atomic_path
-from pig_control.errors import UserInputError
+from pig_control.errors import UserInputError, safe_reason
 
 SPLITS = ("train", "valid", "test")
 #: 0-d metadata keys and the Python type each decodes to.
@@ -92,7 +92,7 @@ def load_dataset(path: str | os.PathLike) -> dict:
     except UserInputError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
-        raise UserInputError(f"{path}: not a readable .npz file ({_first_line(error)})") from None
+        raise UserInputError(f"{path}: not a readable .npz file ({safe_reason(error)})") from None
 
     for key, kind in METADATA.items():
         if key in data:
@@ -109,11 +109,6 @@ def load_dataset(path: str | os.PathLike) -> dict:
             f"{path}: missing keys: expected train_x, valid_x, test_x (a dataset) or frames, "
             f"actions, states (rollouts); found {', '.join(sorted(data)) or 'no arrays'}")
     return data
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]
 
 
 def _unpack(path: Path, key: str, array: np.ndarray, kind: type):
