@@ -573,6 +573,8 @@ def train_in(out_dir: Path, args, argv: Sequence[str] | None) -> int:
         overrides.append(f"seed={args.seed}")
     if args.device:
         overrides.append(f"device={args.device}")
+    for name in RUN_FILES:  # a link or FIFO in the run folder is refused, before any work
+        check_output(out_dir / name, overwrite=True)
     if args.resume:
         payload = load_checkpoint(out_dir / "last.pt")
         config = config_from_dict(apply_overrides(payload["config"], overrides))
@@ -583,8 +585,6 @@ def train_in(out_dir: Path, args, argv: Sequence[str] | None) -> int:
             raise UserInputError(f"'{out_dir}' holds an earlier run ({', '.join(earlier)}): pass "
                                  f"--resume to continue it, --overwrite to start afresh, or "
                                  f"choose another --out")
-        for name in RUN_FILES:
-            check_output(out_dir / name, overwrite=True)  # a link or FIFO is refused even so
     if args.threads < 1:
         raise UserInputError(f"--threads must be at least 1, got {args.threads}")
     if args.resume and int(payload.get("step", 0)) >= config.training.steps:

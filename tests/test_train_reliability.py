@@ -150,6 +150,20 @@ def test_an_earlier_run_is_replaced_only_with_overwrite(tmp_path, data_file, cap
     assert cli(*common, "--resume", "--overwrite") == 2
 
 
+@pytest.mark.parametrize("resume", [[], ["--resume"]])
+def test_a_link_in_the_run_folder_is_refused_before_training(tmp_path, data_file, capsys,
+                                                             resume):
+    out = tmp_path / "run"
+    out.mkdir()
+    elsewhere = tmp_path / "elsewhere.csv"
+    elsewhere.write_text("keep")
+    (out / "metrics.csv").symlink_to(elsewhere)
+    assert cli("--config", "spring", "--data", data_file, "--out", out, "--no-progress",
+               *TINY, *(resume or ["--overwrite"])) == 2
+    assert "symbolic link" in capsys.readouterr().err
+    assert elsewhere.read_text() == "keep" and (out / "metrics.csv").is_symlink()
+
+
 def test_a_corrupt_metrics_file_on_resume_is_named(tmp_path, data_file, capsys):
     out = tmp_path / "run"
     assert cli("--config", "spring", "--data", data_file, "--out", out, "--no-progress",
