@@ -45,7 +45,9 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,7 +75,7 @@ from pig_control.mpc import (
     summarize,
 )
 from pig_control.protocol import REPORTING_SEED, episode_summary, seed_split
-from pig_control.provenance import provenance
+from pig_control.provenance import command_argv, provenance
 from pig_control.runlock import LOCK_NAME, locked
 
 #: An SB3 checkpoint saved at a budget: ``frames_N.zip``.
@@ -361,8 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return compare_in(out_dir, args, argv, env, Plan(
                 algos, kinds, budgets, max_frames, pig_models, pig_frames, plot_path))
         except Interrupted as stop:
-            given = list(sys.argv[1:] if argv is None else argv)
-            resume = shlex.join(["python", "-m", "pig_control.compare", *given,
+            resume = shlex.join([*command_argv("pig_control.compare", argv),
                                  *([] if args.resume else ["--resume"])])
             print(f"{stop.signal_name}: stopped; the finished rows and saved agents in "
                   f"'{out_dir}' are kept; resume with: {resume}", file=sys.stderr)

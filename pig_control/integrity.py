@@ -8,25 +8,15 @@ they are saved and checked before they are loaded.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 
 from pig_control.cli import write_json
 from pig_control.errors import UserInputError
+from pig_control.provenance import sha256_file
 
 MANIFEST_NAME = "manifest.json"
-_CHUNK_BYTES = 1 << 20
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """The sha256 of a file's bytes, as 64 hex digits (read in 1 MiB chunks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_manifest(directory: str | os.PathLike) -> dict[str, str]:

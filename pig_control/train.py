@@ -36,10 +36,10 @@ from pig_control.cli import atomic_path, check_output, make_parser, run_main
 from pig_control.config import Config, apply_overrides, config_from_dict, load_config
 from pig_control.errors import UserInputError, safe_reason
 from pig_control.identify import TrajectoryFit, away_from_walls, chunk_sequences, fit_horizon
-from pig_control.integrity import sha256_file
 from pig_control.interrupt import Interrupted, StopRequests
 from pig_control.metrics import frame_sse, position_sse
 from pig_control.model.pig import PIGModel
+from pig_control.provenance import sha256_file
 from pig_control.runlock import locked
 
 
