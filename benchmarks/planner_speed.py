@@ -38,8 +38,8 @@ from pig_control.cli import (  # noqa: E402
 )
 from pig_control.control.agent import (  # noqa: E402
     DEFAULT_PLANNER,
-    DEFAULTS,
     PLANNER_DEFAULTS,
+    SCENE_DEFAULTS,
     OracleAgent,
 )
 from pig_control.mpc import make_env  # noqa: E402
@@ -113,9 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "task": "spring, oracle dynamics, ball 0 pushed, goal at rest",
         "episodes": args.episodes, "steps_per_episode": steps, "seed": args.seed,
-        "default": {"planner": DEFAULT_PLANNER, "horizon": DEFAULTS["spring"]["horizon"],
+        "default": {"planner": DEFAULT_PLANNER, "horizon": SCENE_DEFAULTS["spring"]["horizon"],
                     "options": PLANNER_DEFAULTS[DEFAULT_PLANNER],
-                    "cost": DEFAULTS["spring"]["cost"], **results["default"]},
+                    "cost": SCENE_DEFAULTS["spring"]["cost"], **results["default"]},
         "planet_cem": {"planner": "cem", "horizon": 20, "options": PLANET, "warm_start": False,
                        **results["planet_cem"]},
         "speed_ratio": ratio,

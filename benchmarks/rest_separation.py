@@ -32,7 +32,7 @@ from pig_control.cli import (  # noqa: E402
     run_main,
     write_json,
 )
-from pig_control.control.agent import DEFAULTS  # noqa: E402
+from pig_control.control.agent import SCENE_DEFAULTS  # noqa: E402
 from pig_control.model.decoder import fit_positions  # noqa: E402
 from pig_control.mpc import PRETRAINED_DIR, make_env  # noqa: E402
 from pig_control.protocol import REPORTING_SEED  # noqa: E402
@@ -47,7 +47,7 @@ def separations(scene_name: str, model_path: Path, goals: int) -> dict:
     env = make_env(scene_name, {})
     scene = env.unwrapped
     model, _ = load_model(model_path)
-    refine = DEFAULTS[scene_name]["refine_iterations"]
+    refine = SCENE_DEFAULTS[scene_name]["refine_iterations"]
     encoded, refined, true = [], [], []
     with torch.no_grad():
         for seed in range(REPORTING_SEED, REPORTING_SEED + goals):

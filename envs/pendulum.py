@@ -24,11 +24,12 @@ class Pendulum(Scene):
 
     ## Observation Space
 
-    ``Box(0, 255, (32, 32, 3), uint8)``: the pivot at the image centre (16, 16), an
-    anti-aliased grey rod of width 1.5 px and length ``rod_length = 12`` px, and a red bob of
-    radius 3 px at its end, on black. The bob is at
-    ``x = 16 - 12 sin(theta)``, ``y = 16 - 12 cos(theta)`` (pixels; positive theta turns
-    counter-clockwise on screen, as Gymnasium draws it).
+    ``Box(0, 255, (32, 32, 3), uint8)``: the pivot at ``(pivot_x, pivot_y)`` pixels (default:
+    the image centre, (16, 16)), an anti-aliased grey rod of width 1.5 px and length
+    ``rod_length = 12`` px, and a red bob of radius 3 px at its end, on black (parts beyond the
+    border are cut off). The bob is at ``x = pivot_x - 12 sin(theta)``,
+    ``y = pivot_y - 12 cos(theta)`` (pixels; positive theta turns counter-clockwise on screen,
+    as Gymnasium draws it).
 
     ## Action Space
 
@@ -63,7 +64,9 @@ class Pendulum(Scene):
 
     ## True Parameters
 
-    ``g = 10.0``, ``m = 1.0``, ``l = 1.0`` (constructor arguments).
+    ``g = 10.0``, ``m = 1.0``, ``l = 1.0`` (constructor arguments). The camera's view:
+    ``pivot_x``, ``pivot_y`` (pixels, constructor arguments; an off-centre pivot tests that a
+    world model learns it).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
@@ -93,11 +96,20 @@ class Pendulum(Scene):
         g: float = 10.0,
         m: float = 1.0,
         l: float = 1.0,
+        pivot_x: float | None = None,
+        pivot_y: float | None = None,
     ):
         for key, value in (("g", g), ("m", m), ("l", l)):
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f"{key} must be a positive number; got {value!r}")
         self.g, self.m, self.l = float(g), float(m), float(l)
+        centre = self.image_size / 2.0
+        pivot = (centre if pivot_x is None else pivot_x, centre if pivot_y is None else pivot_y)
+        for key, value in zip(("pivot_x", "pivot_y"), pivot, strict=True):
+            if not (np.isfinite(value) and 0 <= value <= self.image_size):
+                raise ValueError(f"{key} must be a pixel inside the image (0 to "
+                                 f"{self.image_size}); got {value!r}")
+        self._pivot = (float(pivot[0]), float(pivot[1]))
         super().__init__(actuated=actuated, render_mode=render_mode)
 
     @property
@@ -107,7 +119,7 @@ class Pendulum(Scene):
     @property
     def pivot(self) -> tuple[float, float]:
         """Pivot position ``(x, y)`` in pixels."""
-        return (self.image_size / 2.0, self.image_size / 2.0)
+        return self._pivot
 
     # physics ---------------------------------------------------------------
     def torque(self, actions: Array | None) -> Array | float:

@@ -45,8 +45,10 @@ class ModelConfig:
     """Architecture of the PIG model.
 
     Attributes:
-        physics: the physics cell: ``free`` (bouncing), ``spring``, ``gravity``, ``pendulum``,
-            or ``blackbox`` (a recurrent network instead of equations: the paper's baseline).
+        physics: the system (pig_control.systems, docs/systems.md) whose equations the model
+            learns: ``free`` (bouncing), ``spring``, ``gravity``, ``pendulum``, ``cartpole``,
+            a user's ``module:Class`` or ``path/to/file.py:Class``; or ``blackbox`` (a recurrent
+            network instead of equations: the paper's baseline).
         n_objects: objects the encoder must find.
         image_size: frame height = width, pixels.
         dt: scene time units per frame.
@@ -55,8 +57,9 @@ class ModelConfig:
             (the paper's 200-200-2 network on mask x image, tanh to [0, size]).
         unet_channels: base channels of the encoder's U-Net (the paper: 8 below 40 px, else 16).
         template_size: side of each object's learned template, pixels (the paper: size / 2).
-        walls: elastic walls at ``wall_margin`` pixels from the border inside the physics cell.
-        wall_margin: distance of an object's centre from the border at contact, pixels.
+        walls: elastic walls inside a ball system, at learned positions.
+        wall_margin: initial guess of the walls' distance from the border (where an object's
+            centre turns back), pixels.
         action_dim: size of the action entering the physics cell (0: unactuated).
         actuated_objects: objects the action pushes, two action components each; empty with
             ``action_dim`` > 0: learn which object each pair of components pushes (the
@@ -280,14 +283,19 @@ def load_config(name_or_path: str | os.PathLike, overrides: list[str] | None = N
     return config_from_dict(apply_overrides(raw or {}, list(overrides or [])))
 
 
-PHYSICS = ("free", "spring", "gravity", "pendulum", "blackbox")
 
 
 def validate(config: Config) -> None:
     """Check values that types alone cannot (choices, ranges); raise naming the key."""
     m, t, d = config.model, config.training, config.data
+    if m.physics != "blackbox":
+        from pig_control.systems import resolve_system
+
+        try:
+            resolve_system(m.physics)
+        except UserInputError as error:
+            raise UserInputError(f"config key 'model.physics': {error}") from None
     choices = {
-        "model.physics": (m.physics, PHYSICS),
         "model.localizer": (m.localizer, ("centroid", "dense")),
         "training.optimizer": (t.optimizer, ("adam", "rmsprop")),
         "device": (config.device, ("cpu", "cuda")),
@@ -310,7 +318,7 @@ def validate(config: Config) -> None:
     if d.input_steps < 2:
         raise UserInputError("config key 'data.input_steps' must be at least 2 "
                              "(a velocity needs two frames)")
-    if m.physics != "pendulum" and m.action_dim % 2:
+    if m.physics in ("free", "spring", "gravity") and m.action_dim % 2:
         raise UserInputError("config key 'model.action_dim' must be even: each pushed object "
                              "takes two action components")
     if m.actuated_objects and len(m.actuated_objects) * 2 != m.action_dim:

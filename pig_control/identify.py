@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from pig_control.model.physics import PhysicsCell
+from pig_control.systems import System
 
 #: Chunk error (px^2) beyond which the fit's loss grows only logarithmically.
 ROBUST_SCALE = 1.0
@@ -52,7 +52,7 @@ class TrajectoryFit:
         self.start_velocities = ((positions[:, 1] - positions[:, 0]) / dt).requires_grad_(True)
         self.optimizer = torch.optim.Adam([self.start_positions, self.start_velocities], lr=lr)
 
-    def loss(self, cell: PhysicsCell, horizon: int | None = None) -> torch.Tensor:
+    def loss(self, cell: System, horizon: int | None = None) -> torch.Tensor:
         """Robust mean over chunks of each chunk's mean squared position error e (px^2, summed
         over objects) over its first ``horizon`` frames (None: all): log(1 + e / s) s with
         s = 1 px^2, which is e for a chunk that fits and grows only logarithmically for one
@@ -93,6 +93,27 @@ def away_from_walls(chunks: torch.Tensor, low: float, high: float,
     so chunks with one are left out of it (bool (C,))."""
     inside = (chunks > low + clearance) & (chunks < high - clearance)
     return inside.flatten(1).all(1)
+
+
+def wall_free_chunks(cell: System, chunks: torch.Tensor, actions: torch.Tensor | None):
+    """The chunks (C, T, n, 2) (and their actions) that :func:`away_from_walls` keeps, at the
+    system's current (learned) walls; all of them for a system without walls, and all of them
+    when none would be kept."""
+    camera = cell.camera
+    if not getattr(cell, "walls", False) or "wall_low" not in camera:
+        return chunks, actions
+    keep = away_from_walls(chunks, camera["wall_low"], camera["wall_high"])
+    if not keep.any():
+        return chunks, actions
+    return chunks[keep], None if actions is None else actions[keep]
+
+
+def initial_camera(cell: System, positions: torch.Tensor) -> None:
+    """Replace the system's camera by its guess from encoded positions ``(..., n, 2)``
+    (:meth:`System.camera_guess`), where it has one."""
+    guess = cell.camera_guess(positions.detach().reshape(-1, cell.n_points, 2))
+    if guess:
+        cell.set_camera(guess)
 
 
 def chunk_sequences(positions: torch.Tensor, actions: torch.Tensor | None, length: int):

@@ -84,7 +84,8 @@ def refit_physics(model, positions: torch.Tensor, actions: torch.Tensor, chunk_f
     config = model.config
     chunks, chunk_actions = chunk_sequences(positions, actions, chunk_frames)
     if config.walls:
-        keep = away_from_walls(chunks, config.wall_margin, config.image_size - config.wall_margin)
+        camera = model.cell.camera
+        keep = away_from_walls(chunks, camera["wall_low"], camera["wall_high"])
         chunks, chunk_actions = chunks[keep], chunk_actions[keep]
     if len(chunks) == 0:
         raise UserInputError("no chunk of frames stays away from the walls: record longer or "
@@ -136,7 +137,7 @@ def build_parser():
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from pig_control.control.agent import DEFAULTS
+    from pig_control.control.agent import SCENE_DEFAULTS
     from pig_control.data import load_dataset
 
     torch.set_num_threads(1)
@@ -175,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              f"trained on {scene}")
     refine = args.refine
     if refine is None:
-        refine = DEFAULTS.get(scene, {}).get("refine_iterations", 0)
+        refine = SCENE_DEFAULTS.get(scene, {}).get("refine_iterations", 0)
 
     before = physical_values(model)
     positions = refined_positions(model, frames, refine, progress=not args.quiet)

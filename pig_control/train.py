@@ -35,7 +35,13 @@ from pig_control.checkpoint import code_version, load_checkpoint, save_checkpoin
 from pig_control.cli import atomic_path, check_output, make_parser, run_main
 from pig_control.config import Config, apply_overrides, config_from_dict, load_config
 from pig_control.errors import UserInputError, safe_reason
-from pig_control.identify import TrajectoryFit, away_from_walls, chunk_sequences, fit_horizon
+from pig_control.identify import (
+    TrajectoryFit,
+    chunk_sequences,
+    fit_horizon,
+    initial_camera,
+    wall_free_chunks,
+)
 from pig_control.interrupt import Interrupted, StopRequests
 from pig_control.metrics import frame_sse, position_sse
 from pig_control.model.pig import PIGModel
@@ -203,12 +209,10 @@ class Trainer:
         actions = None if self.actions is None else self.actions[fitted].to(self.device)
         chunks, chunk_actions = chunk_sequences(self._encoded[: len(fitted)], actions,
                                                 t.identify_frames)
-        m = self.config.model
-        if m.walls:
-            keep = away_from_walls(chunks, m.wall_margin, m.image_size - m.wall_margin)
-            if keep.any():
-                chunks = chunks[keep]
-                chunk_actions = None if chunk_actions is None else chunk_actions[keep]
+        if self.model.cell is not None:
+            if self.step == self.config.training.autoencoder_steps:  # a fresh fit, not a resume
+                initial_camera(self.model.cell, self._encoded)
+            chunks, chunk_actions = wall_free_chunks(self.model.cell, chunks, chunk_actions)
         self._fit = TrajectoryFit(chunks, chunk_actions, self.config.model.dt)
 
     def _dynamics_loss(self) -> dict:

@@ -8,11 +8,12 @@ import pytest
 import torch
 
 from pig_control.control.agent import ModelAgent
-from pig_control.control.dynamics import CellDynamics, nearest_rest_positions, oracle_cell
+from pig_control.control.dynamics import CellDynamics
 from pig_control.control.estimator import StateFilter
 from pig_control.errors import UserInputError
 from pig_control.model.velocity import VelocityEstimator
 from pig_control.mpc import load_learned, make_env
+from pig_control.systems.scenes import oracle_system
 
 
 def spring_run(seed: int, steps: int = 60):
@@ -34,7 +35,7 @@ def spring_run(seed: int, steps: int = 60):
 
 def test_filter_recovers_exact_velocities_through_bounces():
     scene, states, actions = spring_run(seed=3)
-    dynamics = CellDynamics(oracle_cell(scene))
+    dynamics = CellDynamics(oracle_system(scene))
     hits = ((states[:, :, :2] < scene.margin + 1) | (states[:, :, :2] > 30 - 1)).any()
     assert hits, "the run should reach a wall"
     filt = StateFilter(dynamics, scene.dt, position_noise=0.05)
@@ -51,7 +52,7 @@ def test_filter_averages_position_noise_better_than_a_window_fit():
     averages over every frame seen, so its typical velocity error is well below the 8-frame
     window fit's (medians: both miss a bounce that falls exactly on a frame for a step or two)."""
     scene, states, actions = spring_run(seed=5)
-    dynamics = CellDynamics(oracle_cell(scene))
+    dynamics = CellDynamics(oracle_system(scene))
     noisy = states[:, :, :2] + 0.1 * torch.randn(states[:, :, :2].shape,
                                                  generator=torch.Generator().manual_seed(0))
     filt = StateFilter(dynamics, scene.dt, position_noise=0.1, accel_noise=0.03)
@@ -74,7 +75,7 @@ def test_filter_averages_position_noise_better_than_a_window_fit():
 
 
 def test_filter_rejects_bad_options_and_needs_a_reset():
-    dynamics = CellDynamics(oracle_cell(make_env("spring", {}).unwrapped))
+    dynamics = CellDynamics(oracle_system(make_env("spring", {}).unwrapped))
     with pytest.raises(ValueError):
         StateFilter(dynamics, 0.3, position_noise=0.0)
     with pytest.raises(RuntimeError, match="reset"):
@@ -133,9 +134,9 @@ def test_goal_moves_to_the_models_nearest_rest_state():
     model's rest distance 2 l, where the model's spring no longer pulls; free objects rest
     anywhere, so their goal stays."""
     scene = make_env("spring", {}).unwrapped
-    cell = oracle_cell(scene)  # l = 6: rest distance 12 px
+    cell = oracle_system(scene)  # l = 6: rest distance 12 px
     goal = torch.tensor([[10.0, 16.0], [20.0, 16.5]])
-    rest = nearest_rest_positions(cell, goal)
+    rest = cell.rest_goal(goal)
     assert (rest[0] - rest[1]).norm() == pytest.approx(12.0, abs=1e-5)
     torch.testing.assert_close(rest.mean(0), goal.mean(0))
     direction = (goal[0] - goal[1]) / (goal[0] - goal[1]).norm()
@@ -143,5 +144,5 @@ def test_goal_moves_to_the_models_nearest_rest_state():
     dynamics = CellDynamics(cell)
     at_rest = torch.cat([rest, torch.zeros_like(rest)], -1)[None]
     torch.testing.assert_close(dynamics(at_rest, torch.zeros(1, 2)), at_rest, atol=1e-4, rtol=0)
-    free = oracle_cell(make_env("bouncing", {}).unwrapped)
-    assert torch.equal(nearest_rest_positions(free, goal), goal)
+    free = oracle_system(make_env("bouncing", {}).unwrapped)
+    assert torch.equal(free.rest_goal(goal), goal)

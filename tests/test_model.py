@@ -17,8 +17,9 @@ import envs
 from pig_control.config import load_config
 from pig_control.model.decoder import Decoder, fit_positions
 from pig_control.model.encoder import pixel_grid
-from pig_control.model.physics import CELLS, FreeCell, GravityCell, SpringCell
 from pig_control.model.pig import PIGModel
+from pig_control.systems import SYSTEMS
+from pig_control.systems.balls import FreeBalls, GravityBalls, SpringBalls
 
 torch.set_num_threads(1)
 
@@ -32,7 +33,7 @@ FRAMES = 12
 def make_cell(scene, substeps: int, dtype=torch.float64, **extra):
     """The scene's cell with the scene's true parameters, dt, walls and image size."""
     name, kwargs = SCENE_CELLS[scene.name]
-    cell = CELLS[name](scene.n_objects, scene.dt, substeps, image_size=scene.image_size,
+    cell = SYSTEMS[name](scene.n_objects, scene.dt, substeps, image_size=scene.image_size,
                        wall_margin=scene.margin, **{**kwargs, **extra}).to(dtype)
     for key, value in scene.params.items():
         if key in cell.param_names:
@@ -88,7 +89,7 @@ def test_cell_default_5_substeps_is_close_to_the_scene(scene_name, bound):
 
 
 def test_spring_cell_force_is_equal_and_opposite_and_zero_at_rest_length():
-    cell = SpringCell(2, 0.3, 5)
+    cell = SpringBalls(2, 0.3, 5)
     cell.set_param("k", 4.0)
     cell.set_param("l", 6.0)
     pos = torch.tensor([[[10.0, 16.0], [22.0, 16.0]], [[10.0, 16.0], [25.0, 12.0]]])
@@ -100,7 +101,7 @@ def test_spring_cell_force_is_equal_and_opposite_and_zero_at_rest_length():
 
 
 def test_gravity_cell_fixes_m_and_learns_g():
-    cell = GravityCell(3, 0.5, 5)
+    cell = GravityBalls(3, 0.5, 5)
     assert cell.param_names == ("g",) and cell.fixed_params == {"m": 1.0}
     pos = torch.tensor([[[10.0, 10.0], [20.0, 10.0], [10.0, 30.0]]])
     a1 = cell.acceleration(pos, torch.zeros_like(pos))
@@ -112,7 +113,7 @@ def test_gravity_cell_fixes_m_and_learns_g():
 # ---- actions -------------------------------------------------------------------------------
 def test_action_enters_as_gain_times_action_at_every_substep():
     dt, n = 0.3, 5
-    cell = FreeCell(2, dt, n, action_dim=2, actuated_objects=[0])
+    cell = FreeBalls(2, dt, n, action_dim=2, actuated_objects=[0])
     with torch.no_grad():
         cell.log_gain.fill_(math.log(5.0))
     pos, vel = torch.full((1, 2, 2), 16.0), torch.zeros(1, 2, 2)
@@ -144,7 +145,7 @@ def test_actuated_cell_with_true_gain_matches_the_actuated_scene():
 
 # ---- set_param -----------------------------------------------------------------------------
 def test_set_param_sets_the_value_and_rejects_unknown_names_and_bad_values():
-    cell = SpringCell(2, 0.3)
+    cell = SpringBalls(2, 0.3)
     assert cell.params == {"k": 1.0, "l": 1.0}
     cell.set_param("k", 4.5)
     assert cell.params["k"] == pytest.approx(4.5, rel=1e-6)
@@ -156,7 +157,7 @@ def test_set_param_sets_the_value_and_rejects_unknown_names_and_bad_values():
             cell.set_param("k", bad)
     assert cell.params["k"] == pytest.approx(4.5, rel=1e-6)
     with pytest.raises(ValueError, match="none"):
-        FreeCell(2, 0.3).set_param("k", 1.0)
+        FreeBalls(2, 0.3).set_param("k", 1.0)
 
 
 def test_set_param_changes_the_model_rollout():

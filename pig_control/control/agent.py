@@ -4,8 +4,10 @@
 :class:`ModelAgent` plans on a learned PIG model from pixels: it encodes each frame, estimates
 positions and velocities (a Kalman filter that predicts with the model, or the model's velocity
 estimator over the last L frames) and plans with its physics cell.
-Both plan on the same packed state (B, n, 4) = x, y, vx, vy in pixels with the same costs, so
-the planners and costs are shared. Defaults per scene live in :data:`DEFAULTS`.
+Both plan on the same packed state (B, n, 4) = x, y, vx, vy in pixels with the cost of the
+same system (:meth:`pig_control.systems.System.make_cost`), so the planners and costs are shared.
+Control defaults come from the system (``System.defaults``), with the settings tuned for our
+scenes in :data:`SCENE_DEFAULTS` on top.
 """
 
 from __future__ import annotations
@@ -19,16 +21,12 @@ import torch
 from torch import Tensor
 
 from agents import MPCController, make_planner
-from pig_control.control.costs import BallGoalCost, PendulumCost, bob_angle
-from pig_control.control.dynamics import (
-    CellDynamics,
-    latent_state,
-    nearest_rest_positions,
-    oracle_cell,
-)
+from pig_control.control.dynamics import CellDynamics, latent_state
 from pig_control.control.estimator import StateFilter
 from pig_control.errors import UserInputError
 from pig_control.model.decoder import fit_positions
+from pig_control.systems import System
+from pig_control.systems.scenes import oracle_system
 
 #: The planner ``python -m pig_control.mpc`` uses unless told otherwise: Gauss-Newton with 256
 #: coloured-noise samples (as wide as the action bounds) in the same rollout (agents.gn), one
@@ -36,8 +34,10 @@ from pig_control.model.decoder import fit_positions
 #: has no warm start).
 DEFAULT_PLANNER = "gn"
 
-#: Default horizon (control steps), cost weights, state estimation and, where they differ from
-#: :data:`PLANNER_DEFAULTS`, planner options for each scene.
+#: Horizon (control steps), cost weights, state estimation and, where they differ from
+#: :data:`PLANNER_DEFAULTS`, planner options tuned for each of our scenes, on top of the
+#: defaults of the scene's system (``System.defaults``; an env without an entry here gets its
+#: system's defaults alone).
 #: A strong terminal weight makes the plan settle the objects at the end of the horizon instead
 #: of trading the end state against the way there. The digits need it strongest (3000: the
 #: stage costs are only a tie-break): only digit 0 is pushed, and near rest the spring pulls
@@ -58,7 +58,7 @@ DEFAULT_PLANNER = "gn"
 #: changes from frame to frame falls from 0.07 to 0.008 px on the spring and from 0.3 to 0.03 px
 #: on the digits (``benchmarks/refine_accuracy.py``). The pendulum keeps its encoder's
 #: coordinates, which its physics was fitted to (100 % success either way).
-DEFAULTS: dict[str, dict[str, Any]] = {
+SCENE_DEFAULTS: dict[str, dict[str, Any]] = {
     "spring": {"horizon": 20, "cost": {"velocity_weight": 0.3, "terminal_weight": 30.0},
                "filter": {"position_noise": 0.1, "accel_noise": 0.3}, "refine_iterations": 1},
     "mnist_spring": {"horizon": 15,
@@ -89,12 +89,15 @@ PLANNER_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def make_cost(scene, goal_positions: Tensor, **weights: float):
-    """The scene's trajectory cost towards goal positions (n, 2) in pixels."""
-    if scene.name == "pendulum":
-        return PendulumCost(goal_positions, scene.pivot[0], max_torque=scene.max_torque,
-                            **weights)
-    return BallGoalCost(goal_positions, **weights)
+def control_defaults(scene_name: str, system: System) -> dict[str, Any]:
+    """The control defaults for an env: its system's (``System.defaults``) with the scene's
+    tuned settings (:data:`SCENE_DEFAULTS`) on top; cost weights merge key by key."""
+    base = system.defaults
+    tuned = SCENE_DEFAULTS.get(scene_name, {})
+    merged = {**base, **tuned}
+    merged["cost"] = {**base.get("cost", {}), **tuned.get("cost", {})}
+    merged["horizon"] = merged.get("horizon", 20)
+    return merged
 
 
 class Agent:
@@ -106,7 +109,7 @@ class Agent:
         planner: planner name (``agents.PLANNERS``).
         horizon: control steps planned ahead (None: the scene's default).
         planner_options: options for the planner (on top of :data:`PLANNER_DEFAULTS`).
-        cost_options: cost weights (on top of the scene's defaults).
+        cost_options: cost weights (on top of :func:`control_defaults`).
         seed: planner seed.
         device: torch device of the planner.
     """
@@ -114,7 +117,8 @@ class Agent:
     def __init__(self, scene, dynamics, planner: str = DEFAULT_PLANNER, horizon: int | None = None,
                  planner_options: dict | None = None, cost_options: dict | None = None,
                  seed: int = 0, device: str = "cpu"):
-        defaults = DEFAULTS.get(scene.name, DEFAULTS["spring"])
+        defaults = control_defaults(scene.name, dynamics.cell)
+        self.defaults = defaults
         self.scene = scene
         self.dynamics = dynamics
         self.device = torch.device(device)
@@ -159,10 +163,15 @@ class Agent:
             packed = latent_state(self.scene, goal_state)
             self.goal_positions = torch.as_tensor(packed[..., :2], dtype=torch.float32,
                                                   device=self.device)
-        # every goal is at rest: move it to the model's nearest rest state (spring scenes; the
-        # other cells rest anywhere, or never, and keep it)
-        self.goal_positions = nearest_rest_positions(self.dynamics.cell, self.goal_positions)
-        cost = make_cost(self.scene, self.goal_positions, **self.cost_options)
+        # every goal is at rest: move it to the model's nearest rest state (the spring; the
+        # other systems rest anywhere, or never, and keep it)
+        system = self.dynamics.cell
+        self.goal_positions = system.rest_goal(self.goal_positions)
+        try:
+            cost = system.make_cost(self.goal_positions, **self.cost_options)
+        except TypeError as error:
+            raise UserInputError(f"bad cost option for system '{system.name}': "
+                                 f"{error}") from None
         try:
             planner = make_planner(self.planner_name, self.dynamics, cost,
                                    self.scene.action_dim, self.horizon, -1.0, 1.0,
@@ -196,11 +205,11 @@ class Agent:
 
 
 class OracleAgent(Agent):
-    """Plans on the true simulator (the model's physics cell with the true parameters,
+    """Plans on the true simulator (the scene's system with the true parameters, camera,
     substeps and walls) from the true state in ``info["state"]``."""
 
     def __init__(self, scene, set_params: dict[str, float] | None = None, **kwargs):
-        cell = oracle_cell(scene)
+        cell = oracle_system(scene)
         for name, value in (set_params or {}).items():
             cell.set_param(name, value)
         self.cell = cell.to(kwargs.get("device", "cpu"))
@@ -215,13 +224,11 @@ class OracleAgent(Agent):
         raise UserInputError("the oracle takes its goal from coordinates (--goal-from coords)")
 
     def render_plan(self, states):
-        states = states.detach().cpu().double().numpy()
-        if self.scene.name == "pendulum":
-            theta, theta_dot = bob_angle(torch.as_tensor(states), self.scene.pivot[0])
-            scene_states = np.stack([theta.numpy(), theta_dot.numpy()], -1)
-        else:
-            scene_states = states
-        return self.scene.render_states(scene_states)
+        if self.scene.name == "pendulum":  # the scene's state: (theta, theta_dot)
+            with torch.no_grad():
+                q, qd = self.cell.unpack(states.to(self.cell.camera_params.dtype))
+            states = torch.cat([q, qd], -1)
+        return self.scene.render_states(states.detach().cpu().double().numpy())
 
 
 class ModelAgent(Agent):
@@ -248,10 +255,10 @@ class ModelAgent(Agent):
         estimate_frames: frames in the estimation window (``"window"`` only; None: the
             model's ``input_steps``).
         filter_options: noise levels of the filter (:class:`StateFilter`; on top of the
-            scene's defaults in :data:`DEFAULTS`).
+            scene's defaults in :func:`control_defaults`).
         refine_iterations: render-and-compare steps after the encoder
             (:func:`pig_control.model.decoder.fit_positions`) for every observation and the
-            goal image (None: the scene's default in :data:`DEFAULTS`, else 0).
+            goal image (None: the scene's default in :func:`control_defaults`, else 0).
     """
 
     def __init__(self, scene, model, estimator: str | None = None,
@@ -283,7 +290,8 @@ class ModelAgent(Agent):
                                  "use its window estimator")
         self.estimator = estimator
         if refine_iterations is None:
-            refine_iterations = DEFAULTS.get(scene.name, {}).get("refine_iterations", 0)
+            refine_iterations = control_defaults(scene.name, model.cell).get(
+                "refine_iterations", 0)
         if int(refine_iterations) < 0:
             raise UserInputError(f"refine_iterations must be at least 0, got {refine_iterations}")
         self.refine_iterations = int(refine_iterations)
@@ -301,7 +309,7 @@ class ModelAgent(Agent):
         self.history: deque[Tensor] = deque(maxlen=window)
         self.past_actions: deque[Tensor] = deque(maxlen=window - 1)  # between the frames
         super().__init__(scene, CellDynamics(model.cell, device=device), **kwargs)
-        self.filter_options = {**DEFAULTS.get(scene.name, {}).get("filter", {}),
+        self.filter_options = {**self.defaults.get("filter", {}),
                                **(filter_options or {})}
         self.filter = None
         if estimator == "filter":

@@ -1,4 +1,4 @@
-"""Planner dynamics from a physics cell, over one packed state tensor.
+"""Planner dynamics from a system (the physics cell), over one packed state tensor.
 
 Planners (``agents``) want ``dynamics(state (B, *S), action (B, d)) -> (B, *S)`` on a single
 tensor, while the model's latent state is the pair (positions (B, n, 2), velocities (B, n, 2)),
@@ -7,8 +7,8 @@ x, y, vx, vy per object (the ball scenes' own state layout), so one cost and one
 the learned model and the oracle alike.
 
 A planner calls the dynamics thousands of times per control step on tiny tensors, where the
-Python and dispatch overhead of every torch operation dominates. For the spring and free cells
-:class:`CellDynamics` therefore runs a lean copy of :meth:`PhysicsCell.forward` (the same explicit
+Python and dispatch overhead of every torch operation dominates. For the spring and free systems
+:class:`CellDynamics` therefore runs a lean copy of :meth:`System.forward` (the same explicit
 Euler substeps and elastic walls, parameters read once as plain floats, the action scattered
 with one matrix product, TorchScript): about ten times faster than calling the cell. Its
 :meth:`CellDynamics.rollout` runs a whole horizon in one such call (the planners' rollouts use
@@ -30,11 +30,13 @@ import torch
 from torch import Tensor
 
 from pig_control.control import kernels
-from pig_control.model.physics import FreeCell, PendulumCell, PhysicsCell, SpringCell
+from pig_control.systems import System
+from pig_control.systems.balls import Balls, FreeBalls, SpringBalls
+from pig_control.systems.pendulum import Pendulum
 
 
 class CellDynamics:
-    """``dynamics(state (B, n, 4), action (B, d)) -> (B, n, 4)`` for a :class:`PhysicsCell`.
+    """``dynamics(state (B, n, 4), action (B, d)) -> (B, n, 4)`` for a :class:`System`.
 
     The lean path (spring and free cells) keeps positions and velocities coordinate-major,
     ``P, V`` of shape (2n, B) (rows x0, y0, x1, y1, ...), so every operation of a substep runs on
@@ -42,7 +44,7 @@ class CellDynamics:
     ``a = D (2 k l / |d| - k) + push``, ``V += h a``, ``P += h V``: about ten operations per
     substep instead of about thirty. Walls: every substep mirrors a coordinate that left
     ``[margin, size - margin]`` at the wall it crossed (``2 clamp(p) - p``) and flips its
-    velocity, three operations; the cell's reflection, written for one crossing per substep
+    velocity, three operations; the system's reflection, written for one crossing per substep
     (checking first and redoing a frame only on contact was slower: the planners' batches of
     random sequences touch a wall in most frames). The cell's arithmetic in another order
     (agreement to float rounding is tested). On the CPU, when no gradient is wanted (every
@@ -50,42 +52,43 @@ class CellDynamics:
     (:mod:`pig_control.control.kernels`, numba, float64).
 
     Args:
-        cell: the physics cell (learned, or built with the true parameters by
-            :func:`oracle_cell`).
-        lean: use the lean integrator where one exists (spring, free); False always calls the
-            cell itself (reference path, used by the tests).
+        cell: the system (learned, or built with the true values by
+            :func:`pig_control.systems.scenes.oracle_system`).
+        lean: use the lean integrator where one exists (spring, free, pendulum); False always
+            calls the system itself (reference path, used by the tests).
         device, dtype: where and in which precision the planner's tensors live.
     """
 
-    def __init__(self, cell: PhysicsCell, lean: bool = True, device: str | torch.device = "cpu",
+    def __init__(self, cell: System, lean: bool = True, device: str | torch.device = "cpu",
                  dtype: torch.dtype = torch.float32):
         self.cell = cell
         n = self.n_objects = cell.n_objects
         self.action_dim = cell.action_dim
-        self.lean = lean and (type(cell) is FreeCell or (type(cell) is SpringCell and n == 2))
-        self.spring = type(cell) is SpringCell
+        self.lean = lean and (type(cell) is FreeBalls or (type(cell) is SpringBalls and n == 2))
+        self.spring = type(cell) is SpringBalls
         self.substeps = cell.substeps
         self.h = cell.dt / cell.substeps
-        self.walls = bool(cell.walls)
-        self.low = float(cell.wall_margin)
-        self.high = float(cell.image_size - cell.wall_margin)
+        self.walls = bool(getattr(cell, "walls", False))
+        camera = cell.camera
+        self.low, self.high = camera.get("wall_low", 0.0), camera.get("wall_high", 0.0)
         params = cell.params
         self.k = params.get("k", 0.0)
         self.two_kl = 2.0 * params.get("k", 0.0) * params.get("l", 0.0)
         # action (B, d) @ push (d, 2n) -> acceleration of every coordinate, px / time^2
         push = torch.zeros(max(self.action_dim, 1), 2 * n, dtype=torch.float64)
-        if self.action_dim and not isinstance(cell, PendulumCell):
+        if self.action_dim and isinstance(cell, Balls):
             gains = cell.push_matrix().detach().double()  # (n, d / 2)
             for obj in range(n):
                 for j in range(self.action_dim // 2):
                     push[2 * j, 2 * obj] = push[2 * j + 1, 2 * obj + 1] = gains[obj, j]
         self.push = push.to(device=device, dtype=dtype)
         self.pendulum = None  # the pendulum's constants for its compiled loops
-        if lean and type(cell) is PendulumCell:
+        if lean and type(cell) is Pendulum:
             gain = math.exp(float(cell.log_gain.detach())) if cell.log_gain is not None else 0.0
             g, m, l = params["g"], params["m"], params["l"]
-            self.pendulum = (cell.substeps, self.h, 3.0 * g / (2.0 * l),
-                             3.0 * gain / (m * l * l), cell.max_speed, cell.pivot)
+            self.pendulum = (cell.substeps, self.h, 3.0 * g / (2.0 * l), params["damping"],
+                             3.0 * gain / (m * l * l),
+                             np.array([camera[k] for k in cell.camera_names]))
 
     def __call__(self, state: Tensor, action: Tensor | None) -> Tensor:
         if self._compiled_pendulum(state, action):
@@ -200,62 +203,6 @@ try:  # TorchScript halves the per-operation overhead; deprecated in recent torc
         _lean_rollout = torch.jit.script(_lean_rollout)
 except Exception:  # noqa: BLE001 - any scripting failure: the eager function is equivalent
     pass
-
-
-def oracle_cell(scene) -> PhysicsCell:
-    """The model's physics cell for ``scene`` with the TRUE parameters, actuation gain, the
-    scene's substeps and walls (margin): the planner's upper bound ("oracle") model.
-
-    Args:
-        scene: an unwrapped scene of ``envs`` (spring, mnist_spring, bouncing, pendulum; gravity
-            uses the paper's law with the scene's softening).
-    """
-    from pig_control.model.physics import CELLS, GravityCell
-
-    name = scene.name
-    if name == "pendulum":
-        cell = PendulumCell(1, scene.dt, scene.substeps, 1, [], False, scene.image_size, 0.0)
-        gain = scene.max_torque
-    else:
-        kind = {"spring": "spring", "mnist_spring": "spring", "bouncing": "free",
-                "gravity": "gravity"}[name]
-        args = (scene.n_objects, scene.dt, scene.substeps, scene.action_dim,
-                list(scene.pushed), True, scene.image_size, float(scene.margin))
-        if kind == "gravity":
-            cell = GravityCell(*args, softening=float(getattr(scene, "softening", 0.0)))
-        else:
-            cell = CELLS[kind](*args)
-        gain = scene.max_accel
-    params = dict(scene.params)
-    if "m" in params and "m" in cell.fixed_params:
-        # Gravity: only g m^2 is identifiable; the cell fixes m = 1 and carries g m^2 as g.
-        params["g"] = params["g"] * params.pop("m") ** 2
-    for key in cell.param_names:
-        cell.set_param(key, params[key])
-    if cell.log_gain is not None:
-        with torch.no_grad():
-            cell.log_gain.fill_(math.log(gain))
-    return cell.eval()
-
-
-def nearest_rest_positions(cell: PhysicsCell, positions: Tensor) -> Tensor:
-    """The rest state of the cell's physics nearest to ``positions`` (n, 2), pixels.
-
-    A goal at rest can only be held if the model's physics leaves it at rest. For the spring
-    that means the balls ``2 l`` apart (the model's ``l``): the positions move along the line
-    through them, about their midpoint, to that distance. Positions encoded from a goal image
-    are rarely exactly there (the encoder's error, the learned ``l``'s), and a planner asked to
-    stop both balls where the model's spring still pulls them never settles. Other cells have no
-    such constraint (free objects rest anywhere; the pendulum's goal is upright; gravity never
-    rests): the positions come back unchanged.
-    """
-    if type(cell) is not SpringCell or positions.shape[0] != 2:
-        return positions
-    middle = positions.mean(0)
-    apart = positions[0] - positions[1]
-    direction = apart / apart.norm().clamp_min(1e-6)
-    half = float(cell.params["l"])  # the rest distance is 2 l
-    return torch.stack([middle + half * direction, middle - half * direction])
 
 
 def latent_state(scene, states: np.ndarray) -> np.ndarray:

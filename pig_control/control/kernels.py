@@ -1,6 +1,6 @@
 """The planners' hot loop compiled with numba: the lean integrator of
-:class:`~pig_control.control.dynamics.CellDynamics` (spring, free bodies) and the pendulum cell
-as plain loops over the batch.
+:class:`~pig_control.control.dynamics.CellDynamics` (the spring and free ball systems) and the
+pendulum system as plain loops over the batch.
 
 A planner rolls out a few dozen action sequences over a horizon of ~20 frames of 5-10 Euler
 substeps on two objects: a few hundred thousand multiplications, which eager or TorchScript
@@ -10,8 +10,8 @@ about 150x faster than the TorchScript path for the GN planner's batch of 36 seq
 (0.03 against 4.4 ms for 20 frames of 10 substeps) and 10x at 1,000 (0.8 against 7.6 ms).
 
 :func:`rollout` and :func:`pendulum_rollout` are None when numba is not installed;
-:class:`CellDynamics` then keeps its TorchScript path (the pendulum: the cell itself), which
-also serves gradients and GPUs. Every path is tested against the cell.
+:class:`CellDynamics` then keeps its TorchScript path (the pendulum: the system itself), which
+also serves gradients and GPUs. Every path is tested against the system.
 """
 
 from __future__ import annotations
@@ -73,34 +73,38 @@ def _rollout(state, accel, substeps, h, two_kl, k, spring, walls, low, high):
     return out
 
 
-def _pendulum_rollout(state, actions, substeps, h, gravity, torque, max_speed, pivot):
-    """The pendulum cell's frames (:class:`~pig_control.model.physics.PendulumCell`):
+def _pendulum_rollout(state, actions, substeps, h, gravity, damping, torque, camera):
+    """The pendulum system's frames (:class:`~pig_control.systems.pendulum.Pendulum`):
     ``(B, H, 1, 4)`` in ``state``'s dtype, computed in float64.
 
     Args:
-        state: (B, 1, 4) the bob's position and velocity (px, px / time unit).
+        state: (B, 1, 4) the tracked point's position and velocity (px, px / time unit).
         actions: (B, H, d) actions; the first component is the torque command.
         substeps, h: semi-implicit Euler substeps per frame and their length (time units).
-        gravity: ``3 g / (2 l)`` (rad / time^2); torque: ``3 gain / (m l^2)`` per unit action.
-        max_speed: the clip of the angular velocity (rad / time unit).
-        pivot: the pivot's x and y (px).
+        gravity: ``3 g / (2 l)`` (rad / time^2); damping: per time unit; torque:
+            ``3 gain / (m l^2)`` per unit action.
+        camera: (6,) pivot x, pivot y (px) and the matrix a_xx, a_xy, a_yx, a_yy (px).
     """
     batch, horizon = state.shape[0], actions.shape[1]
     out = np.empty((batch, horizon, 1, 4), dtype=state.dtype)
+    px, py, axx, axy, ayx, ayy = camera[0], camera[1], camera[2], camera[3], camera[4], camera[5]
+    det = axx * ayy - axy * ayx
     for b in range(batch):
-        dx, dy = state[b, 0, 0] - pivot, state[b, 0, 1] - pivot
-        theta = np.arctan2(-dx, -dy)
-        radius = max(np.sqrt(dx * dx + dy * dy), 1e-6)
-        theta_dot = (np.sin(theta) * state[b, 0, 3] - np.cos(theta) * state[b, 0, 2]) / radius
+        dx, dy = state[b, 0, 0] - px, state[b, 0, 1] - py
+        theta = np.arctan2((ayy * dx - axy * dy) / det, (axx * dy - ayx * dx) / det)
+        sin, cos = np.sin(theta), np.cos(theta)
+        wx, wy = axx * cos - axy * sin, ayx * cos - ayy * sin  # pixels per radian
+        theta_dot = (wx * state[b, 0, 2] + wy * state[b, 0, 3]) / max(wx * wx + wy * wy, 1e-12)
         for t in range(horizon):
             push = torque * actions[b, t, 0] if actions.shape[2] else 0.0
             for _ in range(substeps):
-                theta_dot += h * (gravity * np.sin(theta) + push)
-                theta_dot = min(max(theta_dot, -max_speed), max_speed)
+                theta_dot += h * (gravity * np.sin(theta) - damping * theta_dot + push)
                 theta += h * theta_dot
             sin, cos = np.sin(theta), np.cos(theta)
-            out[b, t, 0, 0], out[b, t, 0, 1] = pivot - radius * sin, pivot - radius * cos
-            out[b, t, 0, 2], out[b, t, 0, 3] = -radius * cos * theta_dot, radius * sin * theta_dot
+            out[b, t, 0, 0] = px + axx * sin + axy * cos
+            out[b, t, 0, 1] = py + ayx * sin + ayy * cos
+            out[b, t, 0, 2] = (axx * cos - axy * sin) * theta_dot
+            out[b, t, 0, 3] = (ayx * cos - ayy * sin) * theta_dot
     return out
 
 

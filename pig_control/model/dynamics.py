@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pig_control.model.physics import PhysicsCell
 from pig_control.model.velocity import VelocityEstimator
+from pig_control.systems import System
 
 State = tuple[torch.Tensor, torch.Tensor]
 
@@ -21,12 +21,12 @@ class PhysicsDynamics(nn.Module):
     """Velocity estimator + physics cell.
 
     Args:
-        cell: the scene's :class:`PhysicsCell`.
+        cell: the :class:`~pig_control.systems.System` (the physics cell).
         input_steps: frames the velocity estimator sees.
         hidden: hidden units of the velocity estimator.
     """
 
-    def __init__(self, cell: PhysicsCell, input_steps: int, hidden: int = 100,
+    def __init__(self, cell: System, input_steps: int, hidden: int = 100,
                  correction: bool = True):
         super().__init__()
         self.cell = cell

@@ -9,16 +9,16 @@ from pig_control.config import ModelConfig
 from pig_control.model.decoder import Decoder
 from pig_control.model.dynamics import PhysicsDynamics, RecurrentDynamics
 from pig_control.model.encoder import Encoder
-from pig_control.model.physics import CELLS
+from pig_control.systems import resolve_system
 
 
 def build_dynamics(config: ModelConfig, input_steps: int) -> nn.Module:
-    """The latent dynamics that ``config.physics`` names."""
+    """The latent dynamics that ``config.physics`` names: a system
+    (:func:`pig_control.systems.resolve_system`) as the physics cell, or the black-box
+    baseline."""
     if config.physics == "blackbox":
         return RecurrentDynamics(config.n_objects, config.blackbox_hidden, config.action_dim)
-    cell = CELLS[config.physics](
-        config.n_objects, config.dt, config.substeps, config.action_dim, config.actuated_objects,
-        config.walls, config.image_size, config.wall_margin)
+    cell = resolve_system(config.physics).from_model_config(config)
     return PhysicsDynamics(cell, input_steps, config.velocity_hidden,
                            config.velocity_correction)
 
