@@ -34,7 +34,7 @@ from pig_control.checkpoint import code_version, load_model, save_checkpoint, sh
 from pig_control.cli import add_overwrite_option, check_outputs, make_parser, run_main, write_json
 from pig_control.config import config_from_dict
 from pig_control.errors import UserInputError
-from pig_control.identify import TrajectoryFit, away_from_walls, chunk_sequences
+from pig_control.identify import TrajectoryFit, away_from_walls, chunk_sequences, initial_camera
 from pig_control.model.decoder import fit_positions
 from pig_control.provenance import provenance, sha256_file
 
@@ -59,19 +59,21 @@ def refined_positions(model, frames: np.ndarray, refine_iterations: int, batch: 
 
 
 def physical_values(model) -> dict:
-    """The model's physical parameters and its action gains (``gain``: one per entry of the
-    cell's log-gain, empty for an unactuated cell)."""
+    """The model's physical parameters, its camera geometry (``camera``: pixels, empty for the
+    ball systems without walls) and its action gains (``gain``: one per entry of the system's
+    log-gain, empty for an unactuated system)."""
     log_gain = getattr(model.cell, "log_gain", None)
     gain = [] if log_gain is None else log_gain.detach().exp().flatten().tolist()
-    return {**model.params, "gain": gain}
+    return {**model.params, "camera": model.cell.camera, "gain": gain}
 
 
 def refit_physics(model, positions: torch.Tensor, actions: torch.Tensor, chunk_frames: int,
                   steps: int, lr: float = 1e-2, progress: bool = True) -> dict:
     """Fit ``model.cell``'s parameters (in place) to ``positions`` (N, T + 1, n, 2) driven by
     ``actions`` (N, T, d), in chunks of ``chunk_frames`` frames away from the walls (as the
-    training's identification), by ``steps`` Adam steps of learning rate ``lr`` (on the
-    log-parameters and log-gains).
+    training's identification), from the system's camera guess from the positions where it has
+    one (:func:`pig_control.identify.initial_camera`), by ``steps`` Adam steps of learning rate
+    ``lr`` (on the log-parameters, camera values and log-gains).
 
     Returns ``{"chunks", "loss_before", "loss_after"}`` (the fit's robust loss, px^2).
 
@@ -92,6 +94,7 @@ def refit_physics(model, positions: torch.Tensor, actions: torch.Tensor, chunk_f
                              "more rollouts")
     cell = model.cell
     saved = {name: p.detach().clone() for name, p in cell.named_parameters()}
+    initial_camera(cell, positions)
     fit = TrajectoryFit(chunks, chunk_actions, config.dt)
     optimizer = torch.optim.Adam(list(cell.parameters()), lr=lr)
     losses = []
