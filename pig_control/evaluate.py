@@ -11,6 +11,8 @@ same as JSON):
 - ``params``: the learned physical parameters; ``true_params``: those stored in the data file;
   ``param_rel_error``: ``|learned - true| / true`` for every identifiable parameter (gravity: only
   ``g m^2`` is identifiable, the model fixes ``m = 1``; see ``note``).
+- ``camera``: the learned camera geometry of the model's system (pixels: the pendulum's pivot
+  and matrix, the balls' walls), where it has one.
 - ``pred_error``, ``extrap_error``: the paper's metric, the squared pixel error summed over each
   frame (pixels in [0, 1], 3 channels), averaged over the prediction (extrapolation) frames and
   over the sequences; ``extrap_curve``: the same per predicted step (index 0 is the first frame
@@ -296,7 +298,11 @@ def evaluate(model, config: Config, data: dict, *, sequences: int | None = None,
         report["note"] = note
     cell = getattr(model, "cell", None)
     if cell is not None and getattr(cell, "log_gain", None) is not None:
-        report["action_gain"] = cell.push_matrix().detach().tolist()
+        # ball systems: the gain of every (object, action pair); others: the learned gain
+        gain = cell.push_matrix() if hasattr(cell, "push_matrix") else cell.gain()
+        report["action_gain"] = torch.atleast_2d(gain).detach().tolist()
+    if cell is not None and cell.camera:
+        report["camera"] = cell.camera
     report.update({
         "pred_error": pred_error,
         "extrap_error": _mean(curve[P:]) if E else None,
