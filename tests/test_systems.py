@@ -212,3 +212,26 @@ def test_residual_cost_is_the_sum_of_squared_residuals():
     torch.testing.assert_close(cost(states, actions).detach(), expected)
     with pytest.raises(ValueError, match="finite and at least 0"):
         system.make_cost(goal, velocity_weight=-1.0)
+
+
+def test_walls_are_learned_by_the_trajectory_fit():
+    """The ball systems' walls are parameters: fitted to chunks of the bouncing scene's true
+    trajectories that hold bounces, a guess 1.5 px off lands on the scene's walls."""
+    from pig_control.identify import TrajectoryFit, chunk_sequences
+
+    scene = envs.make_scene("bouncing", actuated=False)
+    positions = torch.as_tensor(scene.sample_sequences(np.random.default_rng(0), 12, 24)[..., :2])
+    chunks, _ = chunk_sequences(positions, None, 8)
+    system = SYSTEMS["free"](2, scene.dt, scene.substeps, walls=True, wall_margin=0.5).double()
+    fit = TrajectoryFit(chunks, None, scene.dt)
+    optimizer = torch.optim.Adam(system.parameters(), lr=0.05)
+    for _ in range(200):
+        loss = fit.loss(system)
+        fit.zero_grad()
+        optimizer.zero_grad()
+        loss.backward()
+        fit.step()
+        optimizer.step()
+    low, high = scene.walls
+    assert abs(system.camera["wall_low"] - low) < 0.05, system.camera
+    assert abs(system.camera["wall_high"] - high) < 0.05, system.camera
