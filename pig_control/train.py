@@ -33,7 +33,13 @@ from tqdm import tqdm
 
 from pig_control.checkpoint import code_version, load_checkpoint, save_checkpoint
 from pig_control.cli import atomic_path, check_output, make_parser, run_main
-from pig_control.config import Config, apply_overrides, config_from_dict, load_config
+from pig_control.config import (
+    Config,
+    apply_overrides,
+    check_training_memory,
+    config_from_dict,
+    load_config,
+)
 from pig_control.errors import UserInputError, safe_reason
 from pig_control.identify import (
     TrajectoryFit,
@@ -75,6 +81,17 @@ def split_sequences(data: dict, input_steps: int, pred_steps: int):
     return out
 
 
+def check_data_objects(config: Config, data: dict) -> None:
+    """A dataset of ball scenes records states (N, T, objects, 4): x, y, vx, vy per object
+    (only their shape is read, never the values); the config must find as many objects."""
+    states = data.get("train_states", data.get("states"))
+    if states is None or states.ndim != 4 or states.shape[-1] != 4:
+        return
+    if states.shape[2] != config.model.n_objects:
+        raise UserInputError(f"the data shows {states.shape[2]} objects but the config's "
+                             f"model.n_objects is {config.model.n_objects}")
+
+
 def check_data_matches(config: Config, frames: torch.Tensor, actions) -> None:
     """The data must have the image size and action size the model expects."""
     size = config.model.image_size
@@ -105,6 +122,7 @@ class Trainer:
             raise UserInputError("--device cuda was asked for but no CUDA device is available")
         torch.manual_seed(config.seed)
         t, d = config.training, config.data
+        check_data_objects(config, data)
         (self.frames, self.actions), (self.valid_frames, self.valid_actions) = split_sequences(
             data, d.input_steps, d.pred_steps)
         check_data_matches(config, self.frames, self.actions)
@@ -129,8 +147,8 @@ class Trainer:
         t = self.config.training
         return [(params, lr) for params, lr in (
             (self.model.network_parameters(), t.lr),
-            (self.model.appearance_parameters(), t.appearance_lr or t.lr),
-            (self.model.physics_parameters(), t.physics_lr or t.lr)) if params]
+            (self.model.appearance_parameters(), t.rate("appearance")),
+            (self.model.physics_parameters(), t.rate("physics"))) if params]
 
     def generator_for_background(self) -> torch.Generator:
         return torch.Generator().manual_seed(self.config.seed + 1)
@@ -291,9 +309,8 @@ class Trainer:
         losses = {"autoencoder": self._autoencoder_loss, "dynamics": self._dynamics_loss,
                   "joint": self._joint_loss}[phase]()
         if not torch.isfinite(losses["loss"]):
-            raise TrainingDiverged(
-                f"the loss became {losses['loss'].item()} at step {self.step}; training stopped "
-                f"and the last good checkpoint in '{self.out_dir}' was kept")
+            raise TrainingDiverged(f"the loss became {losses['loss'].item()} at step "
+                                   f"{self.step}; training stopped: {self._kept()}")
         self.optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
         self._clip_gradients(phase)
@@ -301,10 +318,17 @@ class Trainer:
         if phase == "dynamics" and self._fit is not None:
             self._fit.step()
         if not all(torch.isfinite(p).all() for p in self.model.parameters()):
-            raise TrainingDiverged(f"a model parameter became NaN or infinite at step {self.step}; "
-                                   f"the last good checkpoint in '{self.out_dir}' was kept")
+            raise TrainingDiverged(f"a model parameter became NaN or infinite at step "
+                                   f"{self.step}; training stopped: {self._kept()}")
         self.step += 1
         return {"phase": phase, **{k: v.item() for k, v in losses.items()}}
+
+    def _kept(self) -> str:
+        """What a diverged run leaves behind, for its error message."""
+        path = self.out_dir / "last.pt"
+        if path.is_file():
+            return f"the last good checkpoint '{path}' was kept"
+        return f"no checkpoint was written to '{self.out_dir}'"
 
     # ---- validation, checkpoints --------------------------------------------------------
     @torch.no_grad()
@@ -591,6 +615,7 @@ def train_in(out_dir: Path, args, argv: Sequence[str] | None) -> int:
                                  f"choose another --out")
     if args.threads < 1:
         raise UserInputError(f"--threads must be at least 1, got {args.threads}")
+    check_training_memory(config)
     if args.resume and int(payload.get("step", 0)) >= config.training.steps:
         # nothing to do: answer before loading the data and building the model (minutes for
         # the digits)
