@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from cli_helpers import run_entry
+
 from pig_control.checkpoint import load_checkpoint
 from pig_control.config import (
     CONFIG_DIR,
