@@ -61,7 +61,8 @@ def make_planner(name: str, dynamics: Dynamics, cost: Cost, action_dim: int, hor
         ValueError: unknown planner name (the message lists the known ones).
         TypeError: an option the planner does not take (the message names it and lists the
             valid ones), or a value not of its default's type (an integer option given 1.5, a
-            number given a string or NaN); integral floats and lists are converted.
+            number given a string or NaN, a boolean given anything but true or false);
+            integral floats and lists are converted.
     """
     cls = _lookup(name)
     valid = planner_options(name)
@@ -85,7 +86,12 @@ def _checked(planner: str, key: str, value: Any, param: inspect.Parameter) -> An
         kind = int if hint.startswith("int") else float if hint.startswith("float") else None
     else:
         kind = type(default)
-    if kind is None or kind is bool or kind not in (int, float, tuple):
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"option {key!r} of planner {planner!r} must be true or false, "
+                            f"got {value!r}")
+        return value
+    if kind is None or kind not in (int, float, tuple):
         return value
 
     def number(item: Any, integral: bool) -> Any:

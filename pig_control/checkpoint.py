@@ -71,6 +71,12 @@ def load_model(path: str | os.PathLike, device: str = "cpu"):
     except RuntimeError as error:
         raise UserInputError(f"checkpoint '{path}' does not match its own config: "
                              f"{safe_reason(error)}") from None
+    broken = [name for name, tensor in model.state_dict().items()
+              if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if broken:
+        raise UserInputError(f"checkpoint '{path}' holds NaN or infinite values in "
+                             f"{', '.join(broken[:3])}{' ...' if len(broken) > 3 else ''}: the "
+                             f"model cannot be used")
     return model.eval(), payload
 
 

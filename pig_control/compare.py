@@ -130,6 +130,11 @@ def outcomes(results: list[dict]) -> dict:
     return {**summarize(results), "intervals": episode_summary(results), "episodes": results}
 
 
+def rollout_episodes(frames: int, steps: int) -> int:
+    """Episodes of ``steps`` steps (``steps + 1`` frames each) that make about ``frames``."""
+    return max(1, round(frames / (steps + 1)))
+
+
 def train_pig_model(scene, frames: int, out_dir: Path, seed: int, quiet: bool,
                     resume: bool) -> Path:
     """Collect about ``frames`` frames of coloured-noise rollouts and train a control model with
@@ -140,7 +145,7 @@ def train_pig_model(scene, frames: int, out_dir: Path, seed: int, quiet: bool,
     from pig_control.train import main as train_main
 
     env_name, steps = scene.name, scene.max_episode_steps
-    episodes = max(1, round(frames / (steps + 1)))
+    episodes = rollout_episodes(frames, steps)
     run_dir = out_dir / f"pig_{frames}"
     data = run_dir / "rollouts.npz"
     if not data.exists():
@@ -354,6 +359,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  "'pretrained' from --pig-models")
         if model != "pretrained" and not Path(model).is_file():
             raise UserInputError(f"--pig-models: no such checkpoint '{model}'")
+    for frames in pig_frames:  # training holds out an episode to validate on
+        steps = scene.max_episode_steps
+        if rollout_episodes(frames, steps) < 2:
+            raise UserInputError(f"--pig-frames {frames} is one episode of {scene.name} "
+                                 f"({steps + 1} frames); training needs at least 2 episodes "
+                                 f"(about {2 * (steps + 1)} frames)")
     plot_path = args.plot or (str(Path(args.json).with_suffix(".png")) if args.json else None)
     check_outputs((args.json, plot_path), args.overwrite)
     out_dir = Path(args.out or Path("runs") / "compare" / scene.name)

@@ -392,8 +392,9 @@ def load_config(name_or_path: str | os.PathLike, overrides: list[str] | None = N
 # ---- the memory guard ---------------------------------------------------------------------
 #: Bytes per pixel of one frame through the encoder and decoder with gradients kept for the
 #: backward pass: per U-Net base channel, and per object mask (background included). Fitted to
-#: the peak resident memory of one autoencoder step on CPU (32 px, 4 to 16 channels, 2 and 3
-#: objects; 64 px, 16 channels): the estimate was within -5 / +10 % of the measurement.
+#: the peak resident memory of single steps on CPU (``benchmarks/training_memory.py``: 32 px,
+#: 4 to 16 channels, 2 and 3 objects; 64 px, 16 channels): the estimates were 0.90 to 1.06
+#: times the measurements.
 BYTES_PER_PIXEL_PER_CHANNEL = 80
 BYTES_PER_PIXEL_PER_OBJECT = 110
 #: A joint-phase frame also carries the dynamics and the segmentation of a few frames.

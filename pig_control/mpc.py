@@ -60,6 +60,9 @@ from pig_control.protocol import REPORTING_SEED, episode_summary, seed_split
 from pig_control.provenance import provenance
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+#: Planner keywords this command sets itself, and the flag that sets each (None: none).
+SET_BY_COMMAND = {"seed": "--seed", "device": "--device", "callback": None, "dtype": None,
+                  "threads": None}
 
 
 def parse_assignments(items: Sequence[str] | None, what: str, numeric: bool = True) -> dict:
@@ -80,6 +83,22 @@ def parse_assignments(items: Sequence[str] | None, what: str, numeric: bool = Tr
             value = float(value)
         out[name] = value
     return out
+
+
+def check_planner_options(planner: str, options: dict) -> None:
+    """Refuse ``--planner-option`` names the planner does not take or this command sets."""
+    from agents import planner_options as planner_defaults
+
+    for name in options:
+        if name in SET_BY_COMMAND:
+            flag = SET_BY_COMMAND[name]
+            how = f"use {flag}" if flag else "it cannot be set from the command line"
+            raise UserInputError(f"--planner-option {name}: this command sets it ({how})")
+    known = sorted(set(planner_defaults(planner)) - set(SET_BY_COMMAND))
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise UserInputError(f"--planner-option: planner {planner} has no option "
+                             f"{', '.join(unknown)}; its options: {', '.join(known)}")
 
 
 def make_env(name: str, env_params: dict, max_episode_steps: int | None = None):
@@ -255,7 +274,9 @@ def build_parser():
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from agents import PLANNERS
+    from agents import planner_options as planner_defaults
     from pig_control.control.agent import ModelAgent, OracleAgent
+    from pig_control.control.budget import check_planning_memory
 
     torch.set_num_threads(1)
     if args.planner not in PLANNERS:
@@ -276,6 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     env_params = parse_assignments(args.env_param, "--env-param")
     set_params = parse_assignments(args.set_param, "--set-param")
     planner_options = parse_assignments(args.planner_option, "--planner-option", numeric=False)
+    check_planner_options(args.planner, planner_options)
     cost_options = parse_assignments(args.cost_option, "--cost-option")
     known_costs = {"velocity_weight", "terminal_weight", "action_weight"}
     if set(cost_options) - known_costs:
@@ -307,6 +329,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         goal_from = args.goal_from or "image"
         agent = ModelAgent(scene, model, refine_iterations=args.refine, **common)
 
+    check_planning_memory(args.planner, agent.horizon, scene.action_dim,
+                          4 * getattr(scene, "n_objects", 1),
+                          {**planner_defaults(args.planner), **agent.planner_options},
+                          args.device)
     max_steps = args.max_steps or scene.max_episode_steps
     frames: list | None = [] if args.video else None
     results = run_episodes(env, agent, args.episodes, args.seed, max_steps, goal_from,

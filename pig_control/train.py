@@ -67,6 +67,9 @@ def split_sequences(data: dict, input_steps: int, pred_steps: int):
     """
     if data.get("kind") == "rollouts":
         frames, actions = data["frames"], data["actions"].astype(np.float32)
+        if len(frames) < 2:
+            raise UserInputError(f"the rollouts hold {len(frames)} episode(s); training needs at "
+                                 f"least 2 (one or more to learn from, one to validate on)")
         n_valid = max(1, len(frames) // 10)
         parts = [(frames[:-n_valid], actions[:-n_valid]), (frames[-n_valid:], actions[-n_valid:])]
     else:
@@ -372,11 +375,20 @@ class Trainer:
         return path
 
     def load_state(self, payload: dict) -> None:
-        """Restore model, optimiser, sampling state and step from a checkpoint payload."""
-        self.model.load_state_dict(payload["model"])
+        """Restore model, optimiser, sampling state and step from a checkpoint payload
+        (:func:`resumable_checkpoint`); one that does not fit this run is a UserInputError."""
         if "optimizer" not in payload or "rng" not in payload:
             raise UserInputError("this checkpoint holds no optimiser state (a shipped model?): "
                                  "it cannot be resumed")
+        try:
+            self._restore(payload)
+        except (RuntimeError, ValueError, TypeError, KeyError, IndexError) as error:
+            raise UserInputError(f"checkpoint '{self.out_dir / 'last.pt'}' does not fit this "
+                                 f"run and cannot be resumed ({type(error).__name__}: "
+                                 f"{safe_reason(error)[:200]})") from None
+
+    def _restore(self, payload: dict) -> None:
+        self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
         groups = zip(self.optimizer.param_groups, self._parameter_groups(), strict=True)
         for group, (_, rate) in groups:
@@ -486,6 +498,35 @@ def read_metrics_rows(path: Path, step: int) -> list[dict]:
         raise UserInputError(f"'{path}' is corrupt ({type(error).__name__}: "
                              f"{safe_reason(error)}); move it away to resume without the earlier "
                              f"rows") from None
+
+
+#: What resuming reads from a checkpoint, and the type each must have.
+RESUME_FIELDS = {"config": dict, "model": dict, "optimizer": dict, "rng": torch.Tensor,
+                 "step": int, "metadata": dict, "params": dict}
+
+
+def resumable_checkpoint(path: Path) -> dict:
+    """The checkpoint at ``path`` with the fields resuming reads checked for their types."""
+    payload = load_checkpoint(path)
+    if "optimizer" not in payload or "rng" not in payload:
+        raise UserInputError(f"checkpoint '{path}' holds no optimiser state (a shipped model?): "
+                             "it cannot be resumed")
+    payload.setdefault("metadata", {})
+    for key, kind in RESUME_FIELDS.items():
+        value = payload.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise UserInputError(f"checkpoint '{path}' cannot be resumed: its '{key}' is a "
+                                 f"{type(value).__name__}, not a {kind.__name__}")
+    if not all(isinstance(v, float) for v in payload["params"].values()):
+        raise UserInputError(f"checkpoint '{path}' cannot be resumed: its 'params' are not all "
+                             f"numbers")
+    if payload["step"] < 0:
+        raise UserInputError(f"checkpoint '{path}' cannot be resumed: step {payload['step']}")
+    recorded = payload["metadata"].get("data")
+    if recorded is not None and not isinstance(recorded, str):
+        raise UserInputError(f"checkpoint '{path}' cannot be resumed: its metadata's 'data' is "
+                             f"a {type(recorded).__name__}, not a path")
+    return payload
 
 
 def median_frame(frames: torch.Tensor, generator: torch.Generator,
@@ -604,7 +645,7 @@ def train_in(out_dir: Path, args, argv: Sequence[str] | None) -> int:
     for name in RUN_FILES:  # a link or FIFO in the run folder is refused, before any work
         check_output(out_dir / name, overwrite=True)
     if args.resume:
-        payload = load_checkpoint(out_dir / "last.pt")
+        payload = resumable_checkpoint(out_dir / "last.pt")
         config = config_from_dict(apply_overrides(payload["config"], overrides))
     else:
         config = load_config(args.config, overrides)
