@@ -654,6 +654,8 @@ def train_in(out_dir: Path, args, argv: Sequence[str] | None) -> int:
             raise UserInputError(f"'{out_dir}' holds an earlier run ({', '.join(earlier)}): pass "
                                  f"--resume to continue it, --overwrite to start afresh, or "
                                  f"choose another --out")
+    if args.data is not None and not args.data.strip():
+        raise UserInputError("--data is empty: name a dataset .npz, or leave --data out")
     if args.threads < 1:
         raise UserInputError(f"--threads must be at least 1, got {args.threads}")
     check_training_memory(config)
