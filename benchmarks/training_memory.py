@@ -1,6 +1,7 @@
 """The memory guard's estimate against the measured peak memory of one training step.
 
     python benchmarks/training_memory.py [--out benchmarks/results/training_memory.json]
+        [--overwrite]
 
 Each case runs in its own process (so that peak resident memory belongs to it alone): a tiny
 dataset of the scene is generated, a Trainer built, and one autoencoder or joint step taken with
@@ -60,13 +61,18 @@ def measure(scene: str, phase: str, frames: int, overrides: list[str]) -> dict:
 
 
 def main() -> None:
+    from pig_control.cli import add_overwrite_option, check_output, machine_description, write_json
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="also write the rows as JSON here")
+    add_overwrite_option(parser)
     parser.add_argument("--case", type=int, help=argparse.SUPPRESS)  # one case, in a child
     args = parser.parse_args()
     if args.case is not None:
         print(json.dumps(measure(*CASES[args.case])))
         return
+    if args.out:
+        check_output(args.out, args.overwrite)  # before the work, not after
     rows = []
     for index in range(len(CASES)):
         child = subprocess.run([sys.executable, __file__, "--case", str(index)], check=True,
@@ -79,10 +85,8 @@ def main() -> None:
               f"{row['measured_bytes'] / 2**20:7.1f} MiB, estimated "
               f"{row['estimated_bytes'] / 2**20:7.1f} MiB ({row['estimate_over_measured']:.2f}x)")
     if args.out:
-        from pig_control.cli import machine_description, write_json
-
         write_json(args.out, {"command": " ".join(sys.argv), "machine": machine_description(),
-                              "rows": rows})
+                              "rows": rows}, overwrite=args.overwrite)
 
 
 if __name__ == "__main__":
