@@ -148,7 +148,8 @@ def examples(tmp_path):
 # ---- one property per command ------------------------------------------------------------------
 GENERATE = {"--train": small_or_bad(), "--valid": small_or_bad(), "--test": small_or_bad(),
             "--seq-len": small_or_bad(), "--test-seq-len": small_or_bad(), "--seed": anything(),
-            "--out": TEXT, "--json": TEXT, "--no-compress": None, "--quiet": None}
+            "--out": TEXT, "--json": TEXT, "--no-compress": None, "--quiet": None,
+            "--overwrite": None}
 
 
 @FEW
@@ -162,7 +163,7 @@ def test_data_generate(examples, capsys, options, scene):
 ROLLOUTS = {"--episodes": small_or_bad(), "--steps": small_or_bad(), "--out": TEXT,
             "--policy": choices("random", "colored"), "--beta": anything(),
             "--noise-std": anything(), "--num-envs": small_or_bad(), "--seed": anything(),
-            "--json": TEXT}
+            "--json": TEXT, "--overwrite": None}
 
 
 @FEW
@@ -182,7 +183,7 @@ CONFIG_KEYS = ["training.lr", "training.physics_lr", "training.appearance_lr", "
                "scene", "training", "model.dt.x"]
 TRAIN = {"--seed": anything(), "--steps": small_or_bad(), "--threads": small_or_bad(),
          "--device": choices("cpu", "cuda"), "--config": choices("spring", "spring_paper"),
-         "--data": TEXT, "--resume": None}
+         "--data": TEXT, "--resume": None, "--overwrite": None}
 
 
 @FEW
@@ -195,7 +196,7 @@ def test_train(examples, capsys, inputs, options):
 
 EVALUATE = {"--sequences": small_or_bad(), "--batch-size": anything(),
             "--device": choices("cpu", "cuda"), "--json": TEXT, "--data": TEXT,
-            "--checkpoint": TEXT}
+            "--checkpoint": TEXT, "--overwrite": None}
 
 
 @FEW
@@ -218,7 +219,7 @@ MPC = {"--episodes": small_or_bad(), "--seed": anything(), "--horizon": anything
        "--set-param": pairs("", ["k", "l", "gain"], anything()),
        "--goal-from": choices("image", "coords"), "--refine": small_or_bad(),
        "--model": choices("oracle", "pretrained"), "--env": choices("spring", "pendulum"),
-       "--json": TEXT, "--device": choices("cpu", "cuda")}
+       "--json": TEXT, "--device": choices("cpu", "cuda"), "--overwrite": None}
 
 
 @FEW
@@ -234,7 +235,8 @@ COMPARE = {"--algos": small_or_bad(), "--obs": choices("pixels", "state"),
                                                              anything()),
            "--episodes": small_or_bad(), "--seed": anything(), "--pig-frames": small_or_bad(),
            "--success-threshold": anything(), "--json": TEXT, "--plot": TEXT,
-           "--env": choices("spring", "pendulum"), "--pig-models": TEXT}
+           "--env": choices("spring", "pendulum"), "--pig-models": TEXT, "--resume": None,
+           "--overwrite": None}
 
 
 @FEW
@@ -247,7 +249,7 @@ def test_compare(examples, capsys, options):
 
 
 RECALIBRATE = {"--refine": small_or_bad(), "--steps": small_or_bad(), "--lr": anything(),
-               "--json": TEXT, "--out": TEXT, "--data": TEXT}
+               "--json": TEXT, "--out": TEXT, "--data": TEXT, "--overwrite": None}
 
 
 @FEW
@@ -259,7 +261,7 @@ def test_recalibrate(examples, capsys, inputs, options):
                                          "--quiet", *options], capsys)
 
 
-FIGURES = {"--data": TEXT, "--out": TEXT, "--run": TEXT}
+FIGURES = {"--data": TEXT, "--out": TEXT, "--run": TEXT, "--overwrite": None}
 
 
 @FEW
