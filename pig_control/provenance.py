@@ -18,6 +18,9 @@ The tree is "clean" when ``git status`` lists no change outside ``benchmarks/res
 results files are outputs: a benchmark writing several of them stays clean). Benchmarks call
 :func:`require_clean_tree`, which refuses a dirty tree unless the user passed ``--allow-dirty``;
 the block then records ``allow_dirty: true`` and the changed files.
+
+    python -m pig_control.provenance                  # this checkout's block, as JSON
+    python -m pig_control.provenance --require-clean  # exit 2 with one line on a dirty tree
 """
 
 from __future__ import annotations
@@ -187,3 +190,28 @@ def provenance(program: str | None = None, argv: Sequence[str] | None = None,
         "machine": machine_description(),
         "time_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print this checkout's provenance block; with ``--require-clean``, refuse a dirty tree
+    (shell benchmarks call this first)."""
+    import json
+
+    from pig_control.cli import make_parser
+
+    parser = make_parser("pig_control.provenance", "Print the provenance block of this checkout, "
+                         "or (--require-clean) fail on uncommitted changes.")
+    parser.add_argument("--require-clean", action="store_true",
+                        help="exit 2 with one line when the tree has uncommitted changes")
+    args = parser.parse_args(argv)
+    if args.require_clean:
+        require_clean_tree(False)
+        return 0
+    print(json.dumps(provenance("pig_control.provenance", argv), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    from pig_control.cli import run_main
+
+    raise SystemExit(run_main(main))

@@ -77,3 +77,16 @@ def test_this_checkout_records_its_commit():
     if head.returncode == 0:
         assert block["commit"] == head.stdout.strip()
         assert isinstance(block["clean_tree"], bool)
+
+
+def test_cli_prints_the_block_and_require_clean_follows_the_tree(capsys, monkeypatch, repo):
+    from cli_helpers import run_entry
+
+    status, out, _ = run_entry(provenance.main, capsys, [])
+    assert status == 0 and '"command": "python -m pig_control.provenance"' in out
+    monkeypatch.setattr(provenance, "REPO_ROOT", repo)
+    monkeypatch.setattr(provenance.require_clean_tree, "__defaults__", (repo,))
+    assert run_entry(provenance.main, capsys, ["--require-clean"])[0] == 0
+    (repo / "code.py").write_text("x = 3\n")
+    status, _, err = run_entry(provenance.main, capsys, ["--require-clean"])
+    assert status == 2 and "code.py" in err and len(err.strip().splitlines()) == 1
