@@ -1,0 +1,55 @@
+"""Every benchmark script refuses a dirty tree unless --allow-dirty, and then says so."""
+
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_entry
+
+from pig_control import provenance
+from pig_control.mpc import PRETRAINED_DIR
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+SCRIPTS = sorted(p.stem for p in BENCHMARKS.glob("*.py"))
+DIRTY = {"commit": "0" * 40, "clean_tree": False, "changed_files": ["pig_control/mpc.py"]}
+
+
+@pytest.fixture
+def dirty(monkeypatch):
+    """The checkout looks dirty to every benchmark (whatever the real tree's state)."""
+    monkeypatch.setattr(provenance, "git_state", lambda repo=None: dict(DIRTY))
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+
+
+def _script(name):
+    return importlib.import_module(name)  # benchmarks/ is on sys.path (the dirty fixture)
+
+
+def test_every_script_is_covered():
+    assert set(SCRIPTS) == {"dataset_speed", "extrapolation", "planner_speed", "recalibration",
+                            "refine_accuracy", "rest_separation", "robustness",
+                            "spring_velocity_weight", "training_speed"}
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_dirty_tree_is_refused_before_any_work(capsys, tmp_path, dirty, name):
+    out = tmp_path / "result.json"
+    flag = "--json" if name == "dataset_speed" else "--out"
+    status, _, err = run_entry(_script(name).main, capsys, [flag, str(out)])
+    assert status == 2, err
+    assert "uncommitted changes (pig_control/mpc.py)" in err and "--allow-dirty" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_allow_dirty_runs_and_the_file_says_so(capsys, tmp_path, dirty):
+    out = tmp_path / "rest.json"
+    status, _, err = run_entry(_script("rest_separation").main, capsys,
+                               ["--goals", "2", "--out", str(out), "--allow-dirty"])
+    assert status == 0, err
+    block = json.loads(out.read_text())["provenance"]
+    assert block["allow_dirty"] is True and block["clean_tree"] is False
+    assert block["changed_files"] == ["pig_control/mpc.py"]
+    assert block["command"].startswith("python benchmarks/rest_separation.py --goals 2")
+    shipped = str(PRETRAINED_DIR / "spring_control.pt")
+    assert block["inputs"][shipped]["sha256"] == provenance.sha256_file(shipped)
