@@ -25,18 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import envs  # noqa: E402
-from pig_control.cli import (  # noqa: E402
-    add_overwrite_option,
-    check_output,
-    run_main,
-    write_json,
-)
+from pig_control.cli import run_main, write_json  # noqa: E402
 from pig_control.data import generate_dataset  # noqa: E402
-from pig_control.provenance import (  # noqa: E402
-    add_allow_dirty,
-    provenance,
-    require_clean_tree,
-)
+from pig_control.provenance import benchmark_provenance, parse_benchmark_args  # noqa: E402
 
 SCENE = "spring"
 UPSCALE = 10
@@ -72,11 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=str(ROOT / "benchmarks/results/dataset_speed.json"))
     parser.add_argument("--original-frames", type=int, default=120,
                         help="frames rendered the original way (default %(default)s)")
-    add_overwrite_option(parser)
-    add_allow_dirty(parser)
-    args = parser.parse_args(argv)
-    check_output(args.json, args.overwrite)  # before the work, not after
-    git = require_clean_tree(args.allow_dirty)
+    args = parse_benchmark_args(parser, argv, __file__, output="json")
 
     scene = envs.make_scene(SCENE, actuated=False)
     size = int(scene.image_size)
@@ -102,8 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [("(a) original: 10x disk + resize, per frame", original, 1.0),
             ("(b) ours: render_states, batched", ours, ours / original),
             ("(c) ours: whole generation (physics + render)", generation, generation / original)]
-    block = provenance("benchmarks/dataset_speed.py", argv, allow_dirty=args.allow_dirty,
-                       git=git)
+    block = benchmark_provenance(args)
     info = block["machine"]
     print(f"dataset generation speed, scene {SCENE} ({size}x{size}, "
           f"{scene.state_shape[0]} balls)")

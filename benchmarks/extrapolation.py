@@ -31,20 +31,11 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pig_control.cli import (  # noqa: E402
-    add_overwrite_option,
-    check_output,
-    run_main,
-    write_json,
-)
+from pig_control.cli import run_main, write_json  # noqa: E402
 from pig_control.config import config_from_dict  # noqa: E402
 from pig_control.data import load_dataset  # noqa: E402
 from pig_control.evaluate import evaluate, load_checkpoint_model  # noqa: E402
-from pig_control.provenance import (  # noqa: E402
-    add_allow_dirty,
-    provenance,
-    require_clean_tree,
-)
+from pig_control.provenance import benchmark_provenance, parse_benchmark_args  # noqa: E402
 
 
 def score(path: str, data: dict, true_params: dict | None = None) -> dict:
@@ -66,19 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default="data/spring_fresh.npz")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"
                                              / "extrapolation_spring.json"))
-    add_overwrite_option(parser)
-    add_allow_dirty(parser)
-    args = parser.parse_args(argv)
-    check_output(args.out, args.overwrite)  # before the work, not after
-    git = require_clean_tree(args.allow_dirty)
+    args = parse_benchmark_args(parser, argv, __file__)
     torch.set_num_threads(1)
     data = load_dataset(args.data)
     true_params = {key: float(value) for key, value in dict(data["params"]).items()}
     models = {"pig": score(args.pig, data), "true_physics": score(args.pig, data, true_params),
               "blackbox": score(args.blackbox, data)}
-    block = provenance("benchmarks/extrapolation.py", argv,
-                       inputs=[args.pig, args.blackbox, args.data],
-                       allow_dirty=args.allow_dirty, git=git)
+    block = benchmark_provenance(args, [args.pig, args.blackbox, args.data])
     payload = {"provenance": block,
                "data": args.data, "true_params": true_params, "models": models,
                "blackbox_over_pig_extrap": models["blackbox"]["extrap_error"]

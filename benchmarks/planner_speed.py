@@ -30,12 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pig_control.cli import (  # noqa: E402
-    add_overwrite_option,
-    check_output,
-    run_main,
-    write_json,
-)
+from pig_control.cli import run_main, write_json  # noqa: E402
 from pig_control.control.agent import (  # noqa: E402
     DEFAULT_PLANNER,
     PLANNER_DEFAULTS,
@@ -44,11 +39,7 @@ from pig_control.control.agent import (  # noqa: E402
 )
 from pig_control.mpc import make_env  # noqa: E402
 from pig_control.protocol import REPORTING_SEED, success_summary  # noqa: E402
-from pig_control.provenance import (  # noqa: E402
-    add_allow_dirty,
-    provenance,
-    require_clean_tree,
-)
+from pig_control.provenance import benchmark_provenance, parse_benchmark_args  # noqa: E402
 
 PLANET = {"population": 1000, "elites": 100, "iterations": 10, "alpha": 0.0}
 
@@ -91,11 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=3)
     parser.add_argument("--seed", type=int, default=REPORTING_SEED)
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/planner_speed.json"))
-    add_overwrite_option(parser)
-    add_allow_dirty(parser)
-    args = parser.parse_args(argv)
-    check_output(args.out, args.overwrite)  # before the work, not after
-    git = require_clean_tree(args.allow_dirty)
+    args = parse_benchmark_args(parser, argv, __file__)
     torch.set_num_threads(1)
     env = make_env("spring", {})
     steps = env.unwrapped.max_episode_steps
@@ -122,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         "speed_ratio_note": speed_note(results, args.episodes),
         "wall_clock_s": time.perf_counter() - start,
         "torch_threads": 1,
-        "provenance": provenance("benchmarks/planner_speed.py", argv,
-                                 allow_dirty=args.allow_dirty, git=git),
+        "provenance": benchmark_provenance(args),
     }
     write_json(args.out, report, overwrite=args.overwrite)
     print(f"wrote {args.out}")

@@ -32,20 +32,14 @@ sys.path.insert(0, str(ROOT))
 
 from pig_control.checkpoint import load_model  # noqa: E402
 from pig_control.cli import (  # noqa: E402
-    add_overwrite_option,
     atomic_write_bytes,
-    check_output,
     run_main,
     write_json,
 )
 from pig_control.data import collect_rollouts, save_npz  # noqa: E402
 from pig_control.mpc import main as mpc_main  # noqa: E402
 from pig_control.protocol import compare_paired, success_summary  # noqa: E402
-from pig_control.provenance import (  # noqa: E402
-    add_allow_dirty,
-    provenance,
-    require_clean_tree,
-)
+from pig_control.provenance import benchmark_provenance, parse_benchmark_args  # noqa: E402
 from pig_control.recalibrate import main as recalibrate_main  # noqa: E402
 from pig_control.recalibrate import physical_values  # noqa: E402
 
@@ -95,11 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--original-rev", default="60b3aff",
                         help="git revision whose shipped models are the trained originals")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/recalibration.json"))
-    add_overwrite_option(parser)
-    add_allow_dirty(parser)
-    args = parser.parse_args(argv)
-    check_output(args.out, args.overwrite)  # before the work, not after
-    git = require_clean_tree(args.allow_dirty)
+    args = parse_benchmark_args(parser, argv, __file__)
     start = time.perf_counter()
     report = {"original_rev": args.original_rev, "models": {}, "rows": [], "comparisons": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -133,10 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:26s} recalibrated against original: "
                   f"{comparison['success']['verdict']}")
         inputs = [path for scene in models for path in models[scene].values()]
-        report["provenance"] = provenance(
-            "benchmarks/recalibration.py", argv,
-            inputs=[*inputs, *(rollouts(scene) for scene in models)],
-            allow_dirty=args.allow_dirty, git=git)
+        inputs += [rollouts(scene) for scene in models]
+        report["provenance"] = benchmark_provenance(args, inputs)
     report["wall_clock_s"] = time.perf_counter() - start
     report["torch_threads"] = torch.get_num_threads()
     write_json(args.out, report, overwrite=args.overwrite)

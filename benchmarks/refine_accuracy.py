@@ -27,20 +27,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pig_control.cli import (  # noqa: E402
-    add_overwrite_option,
-    check_output,
-    run_main,
-    write_json,
-)
+from pig_control.cli import run_main, write_json  # noqa: E402
 from pig_control.model.decoder import fit_positions  # noqa: E402
 from pig_control.mpc import PRETRAINED_DIR, load_learned, make_env  # noqa: E402
 from pig_control.protocol import REPORTING_SEED  # noqa: E402
-from pig_control.provenance import (  # noqa: E402
-    add_allow_dirty,
-    provenance,
-    require_clean_tree,
-)
+from pig_control.provenance import benchmark_provenance, parse_benchmark_args  # noqa: E402
 
 SCENES = ("spring", "mnist_spring")
 STEPS = (0, 1, 2, 3)
@@ -92,11 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/refine_accuracy.json"))
-    add_overwrite_option(parser)
-    add_allow_dirty(parser)
-    args = parser.parse_args(argv)
-    check_output(args.out, args.overwrite)  # before the work, not after
-    git = require_clean_tree(args.allow_dirty)
+    args = parse_benchmark_args(parser, argv, __file__)
     torch.set_num_threads(1)
     models = [PRETRAINED_DIR / f"{name}_control.pt" for name in SCENES]
     report = {"frames": args.frames, "first_seed": REPORTING_SEED, "scenes": {}}
@@ -105,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         for steps, row in rows.items():
             print(f"{name:<13} refine {steps}: error {row['mean_error_px']:.3f} px, varying "
                   f"{row['varying_error_px']:.4f} px, {row['ms_per_frame']:.2f} ms per frame")
-    report["provenance"] = provenance("benchmarks/refine_accuracy.py", argv, inputs=models,
-                                      allow_dirty=args.allow_dirty, git=git)
+    report["provenance"] = benchmark_provenance(args, models)
     write_json(args.out, report, overwrite=args.overwrite)
     print(f"wrote {args.out}")
     return 0

@@ -26,21 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pig_control.checkpoint import load_model  # noqa: E402
-from pig_control.cli import (  # noqa: E402
-    add_overwrite_option,
-    check_output,
-    run_main,
-    write_json,
-)
+from pig_control.cli import run_main, write_json  # noqa: E402
 from pig_control.control.agent import SCENE_DEFAULTS  # noqa: E402
 from pig_control.model.decoder import fit_positions  # noqa: E402
 from pig_control.mpc import PRETRAINED_DIR, make_env  # noqa: E402
 from pig_control.protocol import REPORTING_SEED  # noqa: E402
-from pig_control.provenance import (  # noqa: E402
-    add_allow_dirty,
-    provenance,
-    require_clean_tree,
-)
+from pig_control.provenance import benchmark_provenance, parse_benchmark_args  # noqa: E402
 
 
 def separations(scene_name: str, model_path: Path, goals: int) -> dict:
@@ -72,11 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--goals", type=int, default=200)
     parser.add_argument("--model", action="append", default=[], metavar="SCENE=PATH")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/rest_separation.json"))
-    add_overwrite_option(parser)
-    add_allow_dirty(parser)
-    args = parser.parse_args(argv)
-    check_output(args.out, args.overwrite)  # before the work, not after
-    git = require_clean_tree(args.allow_dirty)
+    args = parse_benchmark_args(parser, argv, __file__)
     torch.set_num_threads(1)
     paths = {scene: PRETRAINED_DIR / f"{scene}_control.pt" for scene in ("spring", "mnist_spring")}
     paths.update(dict(item.split("=", 1) for item in args.model))
@@ -85,9 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{scene:13s} true {row['true_mean']:.3f}  model 2l {row['model_2l']:.3f}  "
               f"encoded {row['encoded_mean']:.3f} +- {row['encoded_std']:.3f}  "
               f"refined {row['refined_mean']:.3f} +- {row['refined_std']:.3f} px")
-    report["provenance"] = provenance("benchmarks/rest_separation.py", argv,
-                                      inputs=list(paths.values()),
-                                      allow_dirty=args.allow_dirty, git=git)
+    report["provenance"] = benchmark_provenance(args, list(paths.values()))
     write_json(args.out, report, overwrite=args.overwrite)
     print(f"wrote {args.out}")
     return 0

@@ -31,17 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pig_control.checkpoint import load_checkpoint  # noqa: E402
-from pig_control.cli import (  # noqa: E402
-    add_overwrite_option,
-    check_output,
-    run_main,
-    write_json,
-)
-from pig_control.provenance import (  # noqa: E402
-    add_allow_dirty,
-    provenance,
-    require_clean_tree,
-)
+from pig_control.cli import run_main, write_json  # noqa: E402
+from pig_control.provenance import benchmark_provenance, parse_benchmark_args  # noqa: E402
 from pig_control.runlock import locked  # noqa: E402
 
 
@@ -136,12 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cuda-scenes", default="", help="scenes to train on the GPU instead")
     parser.add_argument("--runs", default=str(ROOT / "runs" / "robustness"))
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "robustness.json"))
-    add_overwrite_option(parser)
-    add_allow_dirty(parser)
-    args = parser.parse_args(argv)
-    check_output(args.out, args.overwrite)  # later writes replace this run's own results
-    args.git = require_clean_tree(args.allow_dirty)
-    args.argv = argv
+    args = parse_benchmark_args(parser, argv, __file__)
     scenes = args.scenes.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     with ThreadPoolExecutor(len(scenes)) as pool:
@@ -177,8 +163,7 @@ def write_results(args, scenes: list[str], rows: list[dict]) -> dict:
         summary[scene] = (f"{len(good)} of {len(mine)} seeds found the objects and got every "
                           "parameter within 5 %")
     data = [ROOT / "data" / f"{scene}.npz" for scene in scenes]
-    payload = {"provenance": provenance("benchmarks/robustness.py", args.argv, inputs=data,
-                                        allow_dirty=args.allow_dirty, git=args.git),
+    payload = {"provenance": benchmark_provenance(args, data),
                "workers": args.workers, "device": args.device,
                "cuda_scenes": args.cuda_scenes, "summary": summary,
                "runs": sorted(rows, key=lambda r: (r["scene"], r["seed"]))}

@@ -28,20 +28,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pig_control.cli import (  # noqa: E402
-    add_overwrite_option,
-    check_output,
-    run_main,
-    write_json,
-)
+from pig_control.cli import run_main, write_json  # noqa: E402
 from pig_control.mpc import PRETRAINED_DIR  # noqa: E402
 from pig_control.mpc import main as mpc_main  # noqa: E402
 from pig_control.protocol import compare_paired, success_summary  # noqa: E402
-from pig_control.provenance import (  # noqa: E402
-    add_allow_dirty,
-    provenance,
-    require_clean_tree,
-)
+from pig_control.provenance import benchmark_provenance, parse_benchmark_args  # noqa: E402
 
 WEIGHTS = (0.3, 1.0)
 EPISODES = 100
@@ -68,11 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/"
                                              "spring_velocity_weight.json"))
-    add_overwrite_option(parser)
-    add_allow_dirty(parser)
-    args = parser.parse_args(argv)
-    check_output(args.out, args.overwrite)  # before the work, not after
-    git = require_clean_tree(args.allow_dirty)
+    args = parse_benchmark_args(parser, argv, __file__)
     start = time.perf_counter()
     rows, comparisons = [], []
     for name, extra, seeds in TASKS:
@@ -98,9 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"rows": rows, "comparisons": comparisons,
               "wall_clock_s": time.perf_counter() - start,
               "torch_threads": torch.get_num_threads(),
-              "provenance": provenance("benchmarks/spring_velocity_weight.py", argv,
-                                       inputs=[PRETRAINED_DIR / "spring_control.pt"],
-                                       allow_dirty=args.allow_dirty, git=git)}
+              "provenance": benchmark_provenance(args, [PRETRAINED_DIR / "spring_control.pt"])}
     write_json(args.out, report, overwrite=args.overwrite)
     print(f"wrote {args.out}")
     return 0

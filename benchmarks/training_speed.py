@@ -31,17 +31,8 @@ from robustness import seconds_to_5pct
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pig_control.cli import (  # noqa: E402
-    add_overwrite_option,
-    check_output,
-    run_main,
-    write_json,
-)
-from pig_control.provenance import (  # noqa: E402
-    add_allow_dirty,
-    provenance,
-    require_clean_tree,
-)
+from pig_control.cli import run_main, write_json  # noqa: E402
+from pig_control.provenance import benchmark_provenance, parse_benchmark_args  # noqa: E402
 from pig_control.runlock import locked  # noqa: E402
 
 TRUE = {"k": 4.0, "l": 6.0}
@@ -72,11 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paper-seconds", type=float, default=180.0)
     parser.add_argument("--runs", default=str(ROOT / "runs" / "training_speed"))
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/training_speed.json"))
-    add_overwrite_option(parser)
-    add_allow_dirty(parser)
-    args = parser.parse_args(argv)
-    check_output(args.out, args.overwrite)  # before the work, not after
-    git = require_clean_tree(args.allow_dirty)
+    args = parse_benchmark_args(parser, argv, __file__)
     data = ROOT / "data" / "spring.npz"
     if not data.exists():
         subprocess.check_call([sys.executable, "-m", "pig_control.data", "generate", "spring",
@@ -96,8 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     ours_per_step = float(ours[-1]["wall_s"]) / int(ours[-1]["step"])
     paper_reached = seconds_to_5pct(paper, TRUE) if paper else None
     result = {
-        "provenance": provenance("benchmarks/training_speed.py", argv, inputs=[data],
-                                 allow_dirty=args.allow_dirty, git=git),
+        "provenance": benchmark_provenance(args, [data]),
         "ours": {"seconds_to_5pct": reached, "train_seconds": float(ours[-1]["wall_s"]),
                  "process_seconds": round(ours_wall, 1), "steps": int(ours[-1]["step"]),
                  "k": float(ours[-1]["k"]), "l": float(ours[-1]["l"])},

@@ -109,6 +109,32 @@ def add_allow_dirty(parser) -> None:
                         "records allow_dirty and the changed files)")
 
 
+def parse_benchmark_args(parser, argv: Sequence[str] | None, script: str, output: str = "out"):
+    """Parse a benchmark script's arguments, with the options every benchmark shares, and check
+    before any work: ``--overwrite`` (the output ``args.<output>`` may be replaced) and
+    ``--allow-dirty`` (:func:`require_clean_tree`). ``script`` is the script's ``__file__``.
+
+    The namespace also carries what :func:`benchmark_provenance` needs: ``git`` (the state
+    taken now, before the work), ``argv`` and ``script`` (``benchmarks/NAME.py``).
+    """
+    from pig_control.cli import add_overwrite_option, check_output
+
+    add_overwrite_option(parser)
+    add_allow_dirty(parser)
+    args = parser.parse_args(argv)
+    check_output(getattr(args, output), args.overwrite)  # before the work, not after
+    args.git = require_clean_tree(args.allow_dirty)
+    args.argv, args.script = argv, f"benchmarks/{Path(script).name}"
+    return args
+
+
+def benchmark_provenance(args, inputs: Iterable[str | os.PathLike] = ()) -> dict:
+    """The provenance block of a benchmark whose arguments came from
+    :func:`parse_benchmark_args`; ``inputs``: every checkpoint and dataset it read."""
+    return provenance(args.script, args.argv, inputs=inputs, allow_dirty=args.allow_dirty,
+                      git=args.git)
+
+
 def package_versions(names: Iterable[str] = PACKAGES) -> dict:
     """Installed version of each distribution, ``None`` where it is not installed."""
     versions = {}
