@@ -22,6 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pig_control.cli import run_main, write_json  # noqa: E402
+from pig_control.provenance import benchmark_provenance, parse_benchmark_args  # noqa: E402
+
 #: (scene config, phase, frames, overrides)
 CASES = [
     ("spring", "autoencoder", 512, ["model.unet_channels=4"]),
@@ -60,23 +63,19 @@ def measure(scene: str, phase: str, frames: int, overrides: list[str]) -> dict:
             "measured_bytes": peak - before, "estimated_bytes": training_memory_bytes(config)}
 
 
-def main() -> None:
-    from pig_control.cli import add_overwrite_option, check_output, machine_description, write_json
-
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="also write the rows as JSON here")
-    add_overwrite_option(parser)
     parser.add_argument("--case", type=int, help=argparse.SUPPRESS)  # one case, in a child
-    args = parser.parse_args()
+    args = parse_benchmark_args(parser, argv, __file__)
     if args.case is not None:
         print(json.dumps(measure(*CASES[args.case])))
-        return
-    if args.out:
-        check_output(args.out, args.overwrite)  # before the work, not after
+        return 0
     rows = []
     for index in range(len(CASES)):
-        child = subprocess.run([sys.executable, __file__, "--case", str(index)], check=True,
-                               capture_output=True, text=True)
+        # the parent checked the tree; a child only measures
+        child = subprocess.run([sys.executable, __file__, "--case", str(index), "--allow-dirty"],
+                               check=True, capture_output=True, text=True)
         row = json.loads(child.stdout.strip().splitlines()[-1])
         row["estimate_over_measured"] = round(row["estimated_bytes"] / row["measured_bytes"], 3)
         rows.append(row)
@@ -85,9 +84,10 @@ def main() -> None:
               f"{row['measured_bytes'] / 2**20:7.1f} MiB, estimated "
               f"{row['estimated_bytes'] / 2**20:7.1f} MiB ({row['estimate_over_measured']:.2f}x)")
     if args.out:
-        write_json(args.out, {"command": " ".join(sys.argv), "machine": machine_description(),
-                              "rows": rows}, overwrite=args.overwrite)
+        write_json(args.out, {"rows": rows, "provenance": benchmark_provenance(args)},
+                   overwrite=args.overwrite)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_main(main))

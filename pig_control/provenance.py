@@ -122,7 +122,8 @@ def parse_benchmark_args(parser, argv: Sequence[str] | None, script: str, output
     add_overwrite_option(parser)
     add_allow_dirty(parser)
     args = parser.parse_args(argv)
-    check_output(getattr(args, output), args.overwrite)  # before the work, not after
+    if getattr(args, output) is not None:
+        check_output(getattr(args, output), args.overwrite)  # before the work, not after
     args.git = require_clean_tree(args.allow_dirty)
     args.argv, args.script = argv, f"benchmarks/{Path(script).name}"
     return args

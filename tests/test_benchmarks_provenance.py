@@ -29,7 +29,7 @@ def _script(name):
 def test_every_script_is_covered():
     assert set(SCRIPTS) == {"dataset_speed", "extrapolation", "planner_speed", "recalibration",
                             "refine_accuracy", "rest_separation", "robustness",
-                            "spring_velocity_weight", "training_speed"}
+                            "spring_velocity_weight", "training_memory", "training_speed"}
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
