@@ -6,6 +6,8 @@ Examples::
     python -m pig_control.data generate gravity --out data/gravity_small.npz --train 500 --seed 1
     python -m pig_control.data rollouts pendulum --episodes 200 --steps 50 --policy colored \\
         --out data/pendulum_rollouts.npz
+    python -m pig_control.data rollouts dm_control/pendulum-swingup-v0 --episodes 5 \\
+        --steps 500 --action-repeat 2 --policy colored --out data/dmc_pendulum.npz
     python -m pig_control.data show data/spring.npz --out spring.png
 """
 
@@ -82,10 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     _common(gen)
 
     roll = sub.add_parser(
-        "rollouts", help="exploration episodes from an actuated scene",
-        description="Collect frames (N, T+1, H, W, 3), actions (N, T, d) in [-1, 1], states, "
-                    "rewards, success flags and goals through Gymnasium vector environments.")
-    roll.add_argument("env", choices=list(ENV_IDS), help="scene (actuated form)")
+        "rollouts", help="exploration episodes from a scene or any Gymnasium env with pixels",
+        description="Collect frames (N, T+1, H, W, 3), actions (N, T, d) normalised to [-1, 1] "
+                    "(the env's own bounds are stored beside them), true states where the env "
+                    "exposes them (MuJoCo: qpos then qvel), rewards, success flags and goals "
+                    "through Gymnasium vector environments. ENV: one of our scenes ("
+                    f"{', '.join(ENV_IDS)}) or any registered Gymnasium id whose env has pixels "
+                    "(an image observation or render_mode='rgb_array'); DMC through Shimmy, e.g. "
+                    "dm_control/pendulum-swingup-v0 (optional extra [dmc]).")
+    roll.add_argument("env", metavar="ENV", help="scene name or Gymnasium id")
     roll.add_argument("--episodes", type=_int_at_least(1), metavar="N", required=True,
                       help="episodes N")
     roll.add_argument("--steps", type=_int_at_least(1), metavar="T", required=True,
@@ -100,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="std of the colored policy before clipping (default %(default)s)")
     roll.add_argument("--num-envs", type=_int_at_least(1), default=8,
                       help="environments run side by side (default %(default)s)")
+    roll.add_argument("--size", type=_int_at_least(1), default=None, metavar="PX",
+                      help="square frame side in pixels, anti-aliased (default: our scenes "
+                           "native, other envs 64)")
+    roll.add_argument("--action-repeat", type=_int_at_least(1), default=1, metavar="K",
+                      help="env steps per control step, all counted as env frames (default "
+                           "%(default)s; DMC convention 2)")
+    roll.add_argument("--camera", type=_int_at_least(0), default=0, metavar="ID",
+                      help="DMC camera id (default %(default)s)")
     _common(roll)
 
     for name, aliases in (("show", ["preview"]),):
@@ -153,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = collect_rollouts(args.env, episodes=args.episodes, steps=args.steps,
                                 policy=args.policy, seed=args.seed, beta=args.beta,
                                 noise_std=args.noise_std, num_envs=args.num_envs,
-                                progress=progress)
+                                progress=progress, size=args.size,
+                                action_repeat=args.action_repeat, camera=args.camera)
         if args.policy == "colored":
             data.update(beta=args.beta, noise_std=args.noise_std)
         frames = data["env_frames"]
@@ -169,7 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         write_json(args.json, {"command": data["command"], "out": str(args.out),
                                "kind": data["kind"], "scene": data["scene"], "seed": args.seed,
-                               "params": data.get("params"), "shapes": shapes,
+                               "env_id": data.get("env_id"), "params": data.get("params"),
+                               "action_repeat": data.get("action_repeat"),
+                               "state_source": data.get("state_source"), "shapes": shapes,
                                "frames": int(frames), "seconds": round(seconds, 3),
                                "frames_per_second": round(frames / max(seconds, 1e-9), 1)},
                    overwrite=args.overwrite)

@@ -10,7 +10,12 @@ Two kinds of file exist, told apart by their keys:
 ``rollouts`` (``python -m pig_control.data rollouts``)
     ``frames`` uint8 ``(N, T + 1, H, W, 3)``, ``actions`` float32 ``(N, T, d)`` in ``[-1, 1]``,
     ``states`` float32 ``(N, T + 1, *state_shape)``, ``rewards`` float32 ``(N, T)``,
-    ``is_success`` bool ``(N, T)``, ``goals`` float32 ``(N, *goal_shape)``, ``env_frames``.
+    ``is_success`` bool ``(N, T)``, ``goals`` float32 ``(N, *goal_shape)``, ``env_frames``;
+    from envs that are not ours also ``action_low`` / ``action_high`` float32 ``(d,)`` (the env's
+    own action bounds: stored actions are normalised, ``-1 -> low``, ``1 -> high``) and
+    ``state_names`` (str ``(S,)``), plus the metadata ``env_id``, ``action_repeat``,
+    ``frame_source``, ``state_source``, ``has_success`` (see
+    :func:`pig_control.data.rollouts.collect_rollouts`).
 
 Metadata (0-d arrays, all loadable with ``allow_pickle=False``): ``kind``, ``scene`` (short name),
 ``params`` (JSON text of the true physical parameters), ``dt`` (time units per frame), ``seed``,
@@ -34,7 +39,8 @@ SPLITS = ("train", "valid", "test")
 #: 0-d metadata keys and the Python type each decodes to.
 METADATA = {"kind": str, "scene": str, "params": dict, "dt": float, "seed": int,
             "command": str, "policy": str, "env_frames": int, "beta": float,
-            "noise_std": float}
+            "noise_std": float, "env_id": str, "action_repeat": int, "frame_source": str,
+            "state_source": str, "has_success": bool}
 
 
 def save_npz(path: str | os.PathLike, arrays: dict, compress: bool = True,

@@ -1,4 +1,10 @@
-"""Exploration rollouts from the actuated scenes: the data a world model for control learns from.
+"""Exploration rollouts from any env with pixels: the data a world model for control learns from.
+
+The env is one of our actuated scenes (short name or id) or any registered Gymnasium id whose
+env has pixels (Gymnasium's own, a user's, DMC through Shimmy); it is seen through
+:class:`pig_control.pixel_env.PixelEnv`: square frames (our scenes native, others 64 x 64 by
+default), actions normalised to [-1, 1] (stored so; the env's own bounds are stored beside
+them), an optional action repeat, and the true state where the env exposes one.
 
 Episodes run through Gymnasium's synchronous vector environments with the TimeLimit set to the
 number of steps, so every episode is exactly ``steps`` long from an explicit, seeded reset.
@@ -13,10 +19,13 @@ data depend on the seed only, not on how many environments run side by side.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from tqdm import tqdm
 
 from pig_control.errors import UserInputError
+from pig_control.pixel_env import is_own_scene, make_pixel_env, resolve_env_id
 
 #: Short scene name -> registered Gymnasium id (DESIGN.md).
 ENV_IDS = {"bouncing": "PIG/BouncingBalls-v0", "spring": "PIG/Spring-v0",
@@ -80,18 +89,23 @@ def random_actions(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarr
 
 def collect_rollouts(env: str, *, episodes: int, steps: int, policy: str = "random",
                      seed: int = 0, beta: float = 2.0, noise_std: float = 0.5,
-                     num_envs: int = 8, progress: bool | None = None) -> dict:
-    """Run ``episodes`` episodes of exactly ``steps`` steps in the actuated scene ``env``.
+                     num_envs: int = 8, progress: bool | None = None, size: int | None = None,
+                     action_repeat: int = 1, camera: int = 0) -> dict:
+    """Run ``episodes`` episodes of exactly ``steps`` control steps in env ``env``.
 
     Args:
-        env: short scene name (:data:`ENV_IDS`).
+        env: short scene name (:data:`ENV_IDS`) or any registered Gymnasium id with pixels.
         episodes: number of episodes N (>= 1).
-        steps: control steps T per episode (>= 1); the TimeLimit is set to T.
+        steps: control steps T per episode (>= 1); the TimeLimit is set to T (times the
+            action repeat, in env steps).
         policy: ``"random"`` (uniform i.i.d. in [-1, 1]) or ``"colored"`` (:func:`colored_noise`
             per episode and action dimension, exponent ``beta``, std ``noise_std``).
         seed: non-negative integer.
         num_envs: sub-environments run side by side (gymnasium ``SyncVectorEnv``).
         progress: show a tqdm bar (None: only on a terminal).
+        size: square frame side in pixels (None: our scenes native, other envs 64).
+        action_repeat: env steps per control step (>= 1; DMC convention 2).
+        camera: DMC camera id.
 
     Returns:
         ``frames`` uint8 ``(N, T + 1, H, W, 3)`` (the reset observation, then one per step),
@@ -99,11 +113,17 @@ def collect_rollouts(env: str, *, episodes: int, steps: int, policy: str = "rand
         ["state"]``), ``rewards`` float32 ``(N, T)``, ``is_success`` bool ``(N, T)``, ``goals``
         float32 ``(N, *G)`` (``info["goal"]`` at reset), ``lengths`` int64 ``(N,)`` (T unless the
         scene ended an episode early: then frames and states after the end repeat the last
-        ones, and the actions there are 0), and the metadata ``kind``, ``scene``, ``params``,
-        ``dt``, ``seed``, ``policy``, ``env_frames`` (frames the environments produced).
+        ones, and the actions there are 0), ``action_low`` / ``action_high`` float32 ``(d,)``
+        (the env's own bounds: an action ``a`` stored in [-1, 1] was applied as ``low + (a + 1)
+        / 2 * (high - low)``), ``state_names`` (one per state entry where known), and the
+        metadata ``kind``, ``scene`` (short name of our scenes, else the id), ``env_id``,
+        ``params`` (our scenes' true parameters; empty for other envs), ``dt`` (time between
+        frames: the env's step time times the action repeat; NaN if unknown), ``seed``,
+        ``policy``, ``action_repeat``, ``frame_source``, ``state_source`` (what the states
+        are), ``has_success`` (whether the env defines success) and ``env_frames`` (every env
+        step and reset the environments made, repeated actions included).
     """
-    if env not in ENV_IDS:
-        raise UserInputError(f"unknown env {env!r}; choose from {', '.join(ENV_IDS)}")
+    env_id = resolve_env_id(env)
     if policy not in POLICIES:
         raise UserInputError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
     for name, value, minimum in (("--episodes", episodes, 1), ("--steps", steps, 1),
@@ -115,11 +135,19 @@ def collect_rollouts(env: str, *, episodes: int, steps: int, policy: str = "rand
     if not noise_std > 0:
         raise UserInputError(f"--noise-std must be > 0, got {noise_std}")
 
+    for name, value in (("--size", size), ("--action-repeat", action_repeat),
+                        ("--camera", camera)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < (0 if name == "--camera" else 1)):
+            raise UserInputError(f"{name} must be an integer >= "
+                                 f"{0 if name == '--camera' else 1}, got {value!r}")
+
     import gymnasium as gym
 
-    import envs  # noqa: F401  (registers the ids)
-
+    make = partial(make_pixel_env, env_id, size=size, action_repeat=action_repeat,
+                   camera=camera, max_episode_steps=steps * action_repeat)
     vec = None
+    probe = None
     out: dict = {}
     env_frames = 0
     try:
@@ -130,12 +158,10 @@ def collect_rollouts(env: str, *, episodes: int, steps: int, policy: str = "rand
                 if vec is None or vec.num_envs != m:
                     if vec is not None:
                         vec.close()
-                    vec = gym.make_vec(ENV_IDS[env], num_envs=m, vectorization_mode="sync",
-                                       max_episode_steps=steps)
+                    vec = gym.vector.SyncVectorEnv([make] * m)
                 if not out:
+                    probe = vec.envs[0]
                     out = _allocate(vec, episodes, steps)
-                    out.update(params=dict(vec.get_attr("params")[0]),
-                               dt=float(vec.get_attr("dt")[0]))
                     d = out["actions"].shape[-1]
                 streams = [np.random.SeedSequence([seed, i]) for i in range(start, start + m)]
                 actions = np.stack([_policy_actions(np.random.default_rng(s), policy, steps, d,
@@ -146,9 +172,21 @@ def collect_rollouts(env: str, *, episodes: int, steps: int, policy: str = "rand
     finally:
         if vec is not None:
             vec.close()
-    out.update(kind="rollouts", scene=env, seed=int(seed), policy=policy,
-               env_frames=int(env_frames))
+    own = is_own_scene(env_id)
+    out.update(kind="rollouts", scene=_short_name(env_id) if own else env_id, env_id=env_id,
+               params=dict(probe.unwrapped.params) if own else {}, dt=float(probe.frame_dt),
+               seed=int(seed), policy=policy, action_repeat=int(action_repeat),
+               frame_source=probe.frame_source, state_source=probe.state_source,
+               has_success=bool(probe.has_success), env_frames=int(env_frames),
+               action_low=probe.action_low.astype(np.float32),
+               action_high=probe.action_high.astype(np.float32))
+    if probe.state_names:
+        out["state_names"] = np.array(probe.state_names)
     return out
+
+
+def _short_name(env_id: str) -> str:
+    return next(short for short, full in ENV_IDS.items() if full == env_id)
 
 
 def _policy_actions(rng, policy: str, steps: int, d: int, beta: float, std: float) -> np.ndarray:
@@ -178,6 +216,9 @@ def _run_batch(vec, out: dict, rows: slice, actions: np.ndarray, reset_seeds: li
     """
     m, steps = actions.shape[:2]
     obs, info = vec.reset(seed=reset_seeds)
+    if obs.shape[1:] != out["frames"].shape[2:]:
+        raise UserInputError(f"frames changed size during the rollouts: {obs.shape[1:]}, first "
+                             f"{out['frames'].shape[2:]}")
     states0 = np.asarray(info["state"], dtype=np.float32)
     if "states" not in out:
         n = out["frames"].shape[0]
@@ -191,7 +232,8 @@ def _run_batch(vec, out: dict, rows: slice, actions: np.ndarray, reset_seeds: li
     produced = m
     for t in range(steps):
         obs, reward, terminated, truncated, info = vec.step(actions[:, t])
-        produced += int(alive.sum())
+        env_steps = np.asarray(info.get("env_steps", np.ones(m, dtype=np.int64)))
+        produced += int(env_steps[alive].sum())  # repeated actions count, as the field counts
         frames[:, t + 1] = np.where(alive[:, None, None, None], obs, frames[:, t])
         states[:, t + 1] = np.where(alive.reshape((m,) + (1,) * (states.ndim - 2)),
                                     info["state"], states[:, t])
