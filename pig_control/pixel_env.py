@@ -90,7 +90,7 @@ def _register_dmc() -> None:
 
 
 def make_pixel_env(name: str, *, size: int | None = None, action_repeat: int = 1,
-                   camera: int = 0, max_episode_steps: int | None = None,
+                   camera: int = 0, max_episode_steps: int | None = None, pixels: bool = True,
                    **env_kwargs: Any) -> PixelEnv:
     """Build env ``name`` (short scene name or registered id) and wrap it in :class:`PixelEnv`.
 
@@ -101,6 +101,8 @@ def make_pixel_env(name: str, *, size: int | None = None, action_repeat: int = 1
         camera: DMC camera id (ignored by other envs).
         max_episode_steps: env steps before truncation (replaces the registered limit; counts
             env steps, so an episode of T agent steps needs ``T * action_repeat``).
+        pixels: False: no frames are made (observations are None): for an oracle that reads
+            the true state, where rendering would only cost time.
         **env_kwargs: constructor keywords of the env.
     """
     for label, value in (("size", size), ("action_repeat", action_repeat)):
@@ -124,7 +126,7 @@ def make_pixel_env(name: str, *, size: int | None = None, action_repeat: int = 1
         env = gymnasium.make(env_id, **kwargs)
     except (TypeError, gymnasium.error.Error, ImportError) as error:
         raise UserInputError(f"cannot make {env_id}: {_first_line(error)}") from None
-    return PixelEnv(env, size=size, action_repeat=action_repeat, env_id=env_id)
+    return PixelEnv(env, size=size, action_repeat=action_repeat, env_id=env_id, pixels=pixels)
 
 
 def _has_pixel_observation(spec) -> bool:
@@ -165,6 +167,7 @@ class PixelEnv(gymnasium.Wrapper):
             already be square).
         action_repeat: env steps per :meth:`step` (>= 1).
         env_id: the id it was made from (for messages and metadata).
+        pixels: False: observations are None (no rendering; :attr:`frame_source` "none").
 
     Attributes:
         action_low, action_high: the env's own action bounds, float64 (d,), env units.
@@ -175,8 +178,9 @@ class PixelEnv(gymnasium.Wrapper):
     """
 
     def __init__(self, env: gymnasium.Env, *, size: int | None, action_repeat: int = 1,
-                 env_id: str = "") -> None:
+                 env_id: str = "", pixels: bool = True) -> None:
         super().__init__(env)
+        self.pixels = bool(pixels)
         self.env_id = env_id or getattr(env.spec, "id", type(env.unwrapped).__name__)
         self.action_repeat = int(action_repeat)
         self.size = size
@@ -190,7 +194,7 @@ class PixelEnv(gymnasium.Wrapper):
             raise UserInputError(f"{self.env_id}: the action bounds must be finite, got "
                                  f"[{self.action_low}, {self.action_high}]")
         self._unit_bounds = bool(np.all(self.action_low == -1) and np.all(self.action_high == 1))
-        self.frame_source = self._find_frame_source()
+        self.frame_source = self._find_frame_source() if self.pixels else "none"
         self.action_space = spaces.Box(-1.0, 1.0, space.shape, dtype=np.float32)
         self.state_source, self.state_names = self._describe_state()
         self.has_success = False
@@ -218,7 +222,9 @@ class PixelEnv(gymnasium.Wrapper):
                                  f"{', '.join(modes) or 'none'})")
         return "render()"
 
-    def _frame(self, observation) -> np.ndarray:
+    def _frame(self, observation) -> np.ndarray | None:
+        if not self.pixels:
+            return None
         if self.frame_source == "observation":
             frame = observation
         elif self.frame_source == "observation['pixels']":
