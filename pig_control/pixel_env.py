@@ -120,18 +120,32 @@ def make_pixel_env(name: str, *, size: int | None = None, action_repeat: int = 1
     if env_id.startswith(DMC_PREFIX):
         kwargs.setdefault("render_mode", "rgb_array")
         kwargs.setdefault("render_kwargs", {"width": size, "height": size, "camera_id": camera})
-    elif not own and not _has_pixel_observation(gymnasium.spec(env_id)):
-        kwargs.setdefault("render_mode", "rgb_array")
+    elif not own and _may_render(env_id):
+        kwargs.setdefault("render_mode", "rgb_array")  # used unless it observes pixels
     try:
-        env = gymnasium.make(env_id, **kwargs)
+        try:
+            env = gymnasium.make(env_id, **kwargs)
+        except TypeError as error:  # an env that takes no render_mode may observe pixels
+            if "render_mode" not in str(error) or "render_mode" in env_kwargs:
+                raise
+            kwargs.pop("render_mode")
+            env = gymnasium.make(env_id, **kwargs)
     except (TypeError, gymnasium.error.Error, ImportError) as error:
         raise UserInputError(f"cannot make {env_id}: {_first_line(error)}") from None
     return PixelEnv(env, size=size, action_repeat=action_repeat, env_id=env_id, pixels=pixels)
 
 
-def _has_pixel_observation(spec) -> bool:
-    # Without building the env we cannot see its spaces; assume render() unless it says so.
-    return bool(spec.kwargs.get("pixels_only") or spec.kwargs.get("from_pixels"))
+def _may_render(env_id: str) -> bool:
+    """False only where the env's class declares render modes without ``rgb_array``."""
+    from gymnasium.envs.registration import load_env_creator
+
+    entry = gymnasium.spec(env_id).entry_point
+    try:
+        creator = load_env_creator(entry) if isinstance(entry, str) else entry
+    except (ImportError, AttributeError, ValueError):
+        return True  # gymnasium.make will report it
+    modes = getattr(creator, "metadata", {}).get("render_modes")
+    return modes is None or "rgb_array" in modes
 
 
 def _first_line(error: BaseException) -> str:

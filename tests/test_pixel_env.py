@@ -61,7 +61,26 @@ class Switch(Dot):
         self.action_space = spaces.Discrete(2)
 
 
-for _name, _cls in (("Dot", Dot), ("Blind", Blind), ("Switch", Switch)):
+class Eye(gymnasium.Env):
+    """Observes pixels itself (48 x 48, every channel = the step count), takes no
+    render_mode."""
+
+    def __init__(self):
+        self.observation_space = spaces.Box(0, 255, (48, 48, 3), np.uint8)
+        self.action_space = spaces.Box(-3.0, 3.0, (2,), np.float32)
+        self.t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros((48, 48, 3), np.uint8), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.full((48, 48, 3), self.t, np.uint8), 0.0, False, False, {}
+
+
+for _name, _cls in (("Dot", Dot), ("Blind", Blind), ("Switch", Switch), ("Eye", Eye)):
     if f"AnyEnvTest/{_name}-v0" not in gymnasium.registry:
         gymnasium.register(f"AnyEnvTest/{_name}-v0", entry_point=_cls, max_episode_steps=50)
 
@@ -100,6 +119,15 @@ def test_foreign_env_rollouts_frames_actions_states():
     again = collect_rollouts("AnyEnvTest/Dot-v0", episodes=3, steps=4, seed=5, action_repeat=2,
                              num_envs=3, progress=False)
     assert np.array_equal(again["frames"], data["frames"])
+
+
+def test_pixel_observations_are_used_and_resized():
+    env = make_pixel_env("AnyEnvTest/Eye-v0", size=32, action_repeat=3)
+    frame, info = env.reset(seed=0)
+    assert env.frame_source == "observation" and frame.shape == (32, 32, 3)
+    frame, _, _, _, info = env.step(np.zeros(2, np.float32))
+    assert np.all(frame == 3) and info["env_steps"] == 3 and info["state"].shape == (0,)
+    np.testing.assert_allclose(env.to_env_units([1.0, -0.5]), [3.0, -1.5])
 
 
 def test_rollouts_cli_on_a_foreign_env(tmp_path, capsys):
