@@ -24,6 +24,14 @@ goal, digits 2 px, and slower than 1 px per time unit; pendulum: upright within 
 than 1.5 rad/s). ``ms_per_step`` is the median wall-clock time of state estimation (encoding) plus
 planning per control step; env stepping and video rendering are not counted.
 
+Envs that are not ours (any registered Gymnasium id; DMC through Shimmy, e.g.
+``--env dm_control/pendulum-swingup-v0``): ``--model oracle`` plans on the true MuJoCo state
+through the described system with the env's true parameters (:mod:`pig_control.control.
+dmc_oracle`; DMC pendulum and cart-pole), one control step = ``--action-repeat`` env steps
+(default 2 for DMC). It reports the env's own episode return (DMC: the task's reward summed
+over its 1,000 env steps) next to success where the env defines one (null where not); the
+JSON adds the truth read from the MuJoCo model and the described system's values.
+
 JSON keys: success_rate, mean_final_distance (the env's goal_distance at the final step, in
 pixels, or radians for the pendulum), mean_return, ms_per_step, intervals (the episodes' seed set
 "reporting" or "tuning"; success n, count, rate and Wilson 95 % interval; final distance and return
@@ -232,7 +240,14 @@ def build_parser():
     parser = make_parser("pig_control.mpc", "Model-predictive control from pixels with a PIG "
                          "world model (or the true simulator: --model oracle).")
     parser.add_argument("--env", required=True, help="scene: spring, pendulum, mnist_spring, "
-                        "bouncing, gravity (or a PIG/... id)")
+                        "bouncing, gravity (or a PIG/... id), or any registered Gymnasium id, "
+                        "e.g. dm_control/pendulum-swingup-v0 (oracle)")
+    parser.add_argument("--action-repeat", type=int, default=None, metavar="K",
+                        help="env steps per control step, envs that are not ours (default: 2 "
+                        "for DMC, else 1)")
+    parser.add_argument("--substeps", type=int, default=None, metavar="N",
+                        help="integration steps per control step of the described system, "
+                        "DMC oracle (default: one per MuJoCo step)")
     parser.add_argument("--model", default="pretrained",
                         help="pretrained (pig_control/pretrained/ENV_control.pt), oracle (the "
                         "true simulator from the true state) or a checkpoint path")
@@ -304,6 +319,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserInputError(f"unknown --cost-option {sorted(set(cost_options) - known_costs)}; "
                              f"known: {', '.join(sorted(known_costs))}")
 
+    from pig_control.pixel_env import is_own_scene, resolve_env_id
+
+    if not is_own_scene(resolve_env_id(args.env)):
+        return _main_foreign(args, argv, planner_options, cost_options, env_params,
+                             set_params)
+    if args.action_repeat is not None or args.substeps is not None:
+        raise UserInputError("--action-repeat and --substeps apply to envs that are not ours")
     env = make_env(args.env, env_params, args.max_steps)
     scene = env.unwrapped
     oracle = args.model == "oracle"
@@ -373,6 +395,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         with atomic_path(args.video, args.overwrite) as tmp:
             imageio.mimsave(tmp, frames, format="GIF", duration=0.1, loop=0)
         print(f"video: {args.video} ({len(frames)} frames)")
+    if args.json:
+        write_json(args.json, report, overwrite=args.overwrite)
+    return 0
+
+
+def _main_foreign(args, argv, planner_options: dict, cost_options: dict, env_params: dict,
+                  set_params: dict) -> int:
+    """``mpc`` on an env that is not ours: the DMC oracle, scored by the env's own return."""
+    from pig_control.control import dmc_oracle
+    from pig_control.pixel_env import DMC_PREFIX
+    from pig_control.protocol import mean_summary
+
+    env_id = args.env
+    if args.model != "oracle":
+        raise UserInputError(f"no world model for {env_id} ships yet; use --model oracle (the "
+                             "planner on the true state through the described system)")
+    if not env_id.startswith(DMC_PREFIX):
+        raise UserInputError(f"the oracle of {env_id} needs a described system with the env's "
+                             f"true parameters; available for DMC pendulum and cartpole")
+    unused = [flag for flag, value in (("--env-param", env_params), ("--set-param", set_params),
+                                       ("--goal-from", args.goal_from),
+                                       ("--refine", args.refine), ("--video", args.video))
+              if value]
+    if unused:
+        raise UserInputError(f"{', '.join(unused)}: not available for {env_id} (oracle)")
+    repeat = 2 if args.action_repeat is None else args.action_repeat
+    if repeat < 1 or (args.substeps is not None and args.substeps < 1):
+        raise UserInputError(f"--action-repeat and --substeps must be at least 1, got "
+                             f"{repeat} and {args.substeps}")
+    env, oracle, truth, described = dmc_oracle.build(
+        env_id, action_repeat=repeat, substeps=args.substeps, planner=args.planner,
+        horizon=args.horizon,
+        planner_options=planner_options, cost_options=cost_options,
+        max_episode_steps=None if args.max_steps is None else args.max_steps * repeat)
+    try:
+        results = dmc_oracle.run_episodes(env, oracle, args.episodes, args.seed,
+                                          progress=not args.quiet)
+    finally:
+        env.close()
+    summary = dmc_oracle.summary(results)
+    successes = [r["success"] for r in results]
+    success_rate = None if None in successes else float(np.mean(successes))
+    report = {"mean_return": summary["mean_return"], "success_rate": success_rate, **summary,
+              "intervals": {"seeds": seed_split(args.seed, args.episodes),
+                            "return": mean_summary([r["return"] for r in results])},
+              "env_frames": 0, "env": env_id, "planner": args.planner, "model": "oracle",
+              "horizon": oracle.horizon, "action_repeat": repeat, "seed": args.seed,
+              "planner_options": dict(oracle.planner_options),
+              "cost_options": oracle.cost_options, "truth": truth, "described": described,
+              "provenance": provenance("pig_control.mpc", argv), "episodes": results}
+    print(f"{'env':<34}{'planner':<9}{'episodes':>9}{'return':>9}{'std':>8}{'success':>9}"
+          f"{'ms/step':>9}")
+    rate = "-" if success_rate is None else f"{success_rate:.2f}"
+    print(f"{env_id:<34}{args.planner:<9}{len(results):>9}{summary['mean_return']:>9.1f}"
+          f"{summary['std_return']:>8.1f}{rate:>9}{summary['ms_per_step']:>9.1f}")
     if args.json:
         write_json(args.json, report, overwrite=args.overwrite)
     return 0

@@ -1,0 +1,91 @@
+"""Choose the DMC oracle's planner on tuning seeds: each configuration runs the oracle of
+``python -m pig_control.mpc --env dm_control/... --model oracle`` over the same few episodes
+(seeds ``--seed`` ...; tuning seeds are below 10**6, reported figures use seeds from 10**6 on)
+and records mean return and median planning milliseconds per control step.
+
+    python benchmarks/dmc_oracle_tuning.py --env dm_control/pendulum-swingup-v0 --episodes 2 \\
+        --json benchmarks/results/dmc_oracle_tuning_pendulum.json
+
+A configuration is ``PLANNER:HORIZON:REPEAT[:SUBSTEPS][:key=value,...]``; the defaults below are
+the ones compared in docs/dmc.md. Results are written after every configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+
+import yaml
+
+DEFAULT_CONFIGS = [
+    "gn:40:2", "gn:25:2", "gn:40:2:1", "gn:20:4", "icem:40:2", "mppi:40:2",
+    "cem:40:2:2:population=400,elites=40,iterations=4",
+]
+TUNING_LIMIT = 10 ** 6
+
+
+def parse_config(text: str) -> dict:
+    """``gn:40:2:1:samples=16`` -> planner, horizon, action_repeat, substeps, options."""
+    parts = text.split(":")
+    if len(parts) < 3:
+        raise ValueError(f"configuration '{text}' is not PLANNER:HORIZON:REPEAT[...]")
+    config = {"planner": parts[0], "horizon": int(parts[1]), "action_repeat": int(parts[2]),
+              "substeps": None, "planner_options": {}}
+    for part in parts[3:]:
+        if "=" in part:
+            for item in part.split(","):
+                key, value = item.split("=", 1)
+                config["planner_options"][key] = yaml.safe_load(value)
+        else:
+            config["substeps"] = int(part)
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from pig_control.cli import machine_description, write_json
+    from pig_control.control import dmc_oracle
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", required=True)
+    parser.add_argument("--episodes", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--config", action="append", default=None,
+                        help="PLANNER:HORIZON:REPEAT[:SUBSTEPS][:key=value,...] (repeatable)")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    if args.seed + args.episodes > TUNING_LIMIT:
+        parser.error(f"tuning seeds must stay below {TUNING_LIMIT}")
+    report = {"command": "python benchmarks/dmc_oracle_tuning.py "
+                         + shlex.join(argv if argv is not None else sys.argv[1:]),
+              "env": args.env, "seeds": list(range(args.seed, args.seed + args.episodes)),
+              "results": []}
+    for text in args.config or DEFAULT_CONFIGS:
+        config = parse_config(text)
+        started = time.perf_counter()
+        env, oracle, truth, described = dmc_oracle.build(
+            args.env, action_repeat=config["action_repeat"], substeps=config["substeps"],
+            planner=config["planner"], horizon=config["horizon"],
+            planner_options=config["planner_options"])
+        try:
+            episodes = dmc_oracle.run_episodes(env, oracle, args.episodes, args.seed)
+        finally:
+            env.close()
+        row = {"config": text, **config, "substeps": described["substeps"],
+               **dmc_oracle.summary(episodes),
+               "returns": [round(e["return"], 1) for e in episodes],
+               "seconds": round(time.perf_counter() - started, 1)}
+        report["results"].append(row)
+        report["machine"] = machine_description()
+        print(f"{text:<50} return {row['mean_return']:7.1f} {row['returns']} "
+              f"{row['ms_per_step']:6.1f} ms/step", flush=True)
+        if args.json:
+            write_json(args.json, report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
