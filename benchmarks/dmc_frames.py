@@ -187,7 +187,12 @@ def measure_cartpole(episodes: int, steps: int, size: int, camera: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from pig_control.cli import machine_description, write_json
+    from pig_control.cli import (
+        add_overwrite_option,
+        check_outputs,
+        machine_description,
+        write_json,
+    )
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=64)
@@ -199,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=250,
                         help="control steps per cartpole episode (x 2 env steps)")
     parser.add_argument("--json", default=None)
+    add_overwrite_option(parser)
     args = parser.parse_args(argv)
+    check_outputs([args.json], args.overwrite)
     started = time.perf_counter()
     report = {
         "command": "python benchmarks/dmc_frames.py " + shlex.join(argv or sys.argv[1:]),
@@ -211,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     report["machine"] = machine_description()
     print(report)
     if args.json:
-        write_json(args.json, report)
+        write_json(args.json, report, overwrite=args.overwrite)
     return 0
 
 

@@ -7,7 +7,8 @@ and records mean return and median planning milliseconds per control step.
         --json benchmarks/results/dmc_oracle_tuning_pendulum.json
 
 A configuration is ``PLANNER:HORIZON:REPEAT[:SUBSTEPS][:key=value,...]``; the defaults below are
-the ones compared in docs/dmc.md. Results are written after every configuration.
+the ones compared in docs/dmc.md. Results are written after every configuration (an existing
+file is refused unless ``--overwrite``).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def parse_config(text: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from pig_control.cli import machine_description, write_json
+    from pig_control.cli import add_overwrite_option, check_outputs, machine_description, write_json
     from pig_control.control import dmc_oracle
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -56,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", action="append", default=None,
                         help="PLANNER:HORIZON:REPEAT[:SUBSTEPS][:key=value,...] (repeatable)")
     parser.add_argument("--json", default=None)
+    add_overwrite_option(parser)
     args = parser.parse_args(argv)
+    check_outputs([args.json], args.overwrite)
     if args.seed + args.episodes > TUNING_LIMIT:
         parser.error(f"tuning seeds must stay below {TUNING_LIMIT}")
     report = {"command": "python benchmarks/dmc_oracle_tuning.py "
@@ -82,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         report["machine"] = machine_description()
         print(f"{text:<50} return {row['mean_return']:7.1f} {row['returns']} "
               f"{row['ms_per_step']:6.1f} ms/step", flush=True)
-        if args.json:
-            write_json(args.json, report)
+        if args.json:  # refused above unless new or --overwrite; now updated in place
+            write_json(args.json, report, overwrite=True)
     return 0
 
 

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from agents import make_planner
-from pig_control.systems.cost import check_weights, time_weights
+from pig_control.systems.cost import ResidualCost, check_weights
 
 
 class CoordinateDynamics:
@@ -41,14 +41,14 @@ class CoordinateDynamics:
         return torch.cat([q, qd], 1)
 
 
-class CoordinateCost:
-    """``sum_t w_t |residuals(q_t, qd_t, goal)|^2 + sum_t |action_residuals(a_t)|^2`` with
-    ``w_t = 1`` and ``w_{H-1} = terminal_weight`` (the system's residuals, in its units).
+class CoordinateCost(ResidualCost):
+    """The system's task cost (:class:`pig_control.systems.cost.ResidualCost`) on states in
+    coordinates, ``(B, H, 2 nq)`` = ``q`` then ``qd``, towards goal coordinates.
 
     Args:
         system: the described system.
         goal: goal coordinates ``(nq,)``.
-        terminal_weight, action_weight: see :class:`pig_control.systems.cost.ResidualCost`.
+        terminal_weight, action_weight: see :class:`~pig_control.systems.cost.ResidualCost`.
         weights: the system's own residual weights (e.g. ``velocity_weight``).
     """
 
@@ -61,19 +61,9 @@ class CoordinateCost:
         self.terminal_weight, self.action_weight = terminal_weight, action_weight
         self.weights = weights
 
-    def residuals(self, states: Tensor, actions: Tensor) -> Tensor:
-        """Per-step residuals ``(B, H, r)`` whose squares sum to the cost."""
-        batch, horizon = states.shape[:2]
-        flat = states.reshape(batch * horizon, -1)
-        part = self.system.residuals(flat[:, :self.nq], flat[:, self.nq:],
-                                     self.goal.to(flat.dtype), self.weights)
-        root = time_weights(horizon, self.terminal_weight, states).sqrt()
-        part = part.reshape(batch, horizon, -1) * root[:, None]
-        action_part = self.system.action_residuals(actions, self.action_weight)
-        return torch.cat([part, action_part.to(part.dtype)], -1)
-
-    def __call__(self, states: Tensor, actions: Tensor) -> Tensor:
-        return self.residuals(states, actions).square().sum((1, 2))
+    def coordinates(self, states: Tensor) -> tuple[Tensor, Tensor]:
+        flat = states.reshape(-1, states.shape[-1])
+        return flat[:, :self.nq], flat[:, self.nq:]
 
 
 class SystemOracle:

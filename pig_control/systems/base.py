@@ -247,10 +247,13 @@ class System(nn.Module):
             self.log_gain.fill_(math.log(gain))
 
     def step(self, q: Tensor, qd: Tensor, action: Tensor | None = None,
-             cam: dict[str, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+             cam: dict[str, Tensor] | None = None,
+             p: dict[str, Tensor | float] | None = None) -> tuple[Tensor, Tensor]:
         """One frame of the equations of motion: ``substeps`` semi-implicit Euler steps (rates
-        first, then coordinates, then :meth:`constrain`); the action is held over the frame."""
-        p = self.physical()
+        first, then coordinates, then :meth:`constrain`); the action is held over the frame.
+        ``p``: the parameters to use instead of :meth:`physical` (e.g. an oracle's, frozen as
+        floats)."""
+        p = self.physical() if p is None else p
         cam = self.camera_values() if cam is None else cam
         force = None
         if self.action_dim and action is not None:

@@ -56,12 +56,17 @@ class ResidualCost:
         """Per-step residuals ``(B, H, r + r_a)`` whose squares sum to the cost (the
         Gauss-Newton planner's interface)."""
         batch, horizon = states.shape[:2]
-        q, qd = self.system.unpack(states)
+        q, qd = self.coordinates(states)
         state_part = self.system.residuals(q, qd, self.goal.to(q.dtype), self.weights)
         root = time_weights(horizon, self.terminal_weight, states).sqrt()
         state_part = state_part.reshape(batch, horizon, -1) * root[:, None]
         action_part = self.system.action_residuals(actions, self.action_weight)
         return torch.cat([state_part, action_part.to(state_part.dtype)], -1)
+
+    def coordinates(self, states: Tensor) -> tuple[Tensor, Tensor]:
+        """``(q, qd)`` of planned states ``(B, H, ...)``, flattened over B and H: the packed
+        pixel states through the system's camera (a cost on other states overrides this)."""
+        return self.system.unpack(states)
 
     def __call__(self, states: Tensor, actions: Tensor) -> Tensor:
         return self.residuals(states, actions).square().sum((1, 2))
