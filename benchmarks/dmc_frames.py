@@ -2,7 +2,7 @@
 camera 0 (the field's setting), measured with MuJoCo's segmentation rendering (which pixels
 show which geom) beside the RGB frames.
 
-    python benchmarks/dmc_frames.py --json benchmarks/results/dmc_frames.json
+    python benchmarks/dmc_frames.py --out benchmarks/results/dmc_frames.json
 
 Pendulum (``--angles`` hinge angles evenly over a turn, at rest):
 - rod: pixels of the rod geom, and its mean width = pixels / projected length (px);
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 import time
 
@@ -187,12 +186,8 @@ def measure_cartpole(episodes: int, steps: int, size: int, camera: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from pig_control.cli import (
-        add_overwrite_option,
-        check_outputs,
-        machine_description,
-        write_json,
-    )
+    from pig_control.cli import write_json
+    from pig_control.provenance import benchmark_provenance, parse_benchmark_args
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=64)
@@ -203,22 +198,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--steps", type=int, default=250,
                         help="control steps per cartpole episode (x 2 env steps)")
-    parser.add_argument("--json", default=None)
-    add_overwrite_option(parser)
-    args = parser.parse_args(argv)
-    check_outputs([args.json], args.overwrite)
+    parser.add_argument("--out", default=None, metavar="F.json")
+    args = parse_benchmark_args(parser, argv, __file__)
     started = time.perf_counter()
     report = {
-        "command": "python benchmarks/dmc_frames.py " + shlex.join(argv or sys.argv[1:]),
+        "provenance": benchmark_provenance(args),
         "size": args.size, "camera": args.camera,
         "pendulum": measure_pendulum(args.angles, args.size, args.camera, args.threshold),
         "cartpole": measure_cartpole(args.episodes, args.steps, args.size, args.camera),
     }
     report["seconds"] = round(time.perf_counter() - started, 1)
-    report["machine"] = machine_description()
     print(report)
-    if args.json:
-        write_json(args.json, report, overwrite=args.overwrite)
+    if args.out:
+        write_json(args.out, report, overwrite=args.overwrite)
     return 0
 
 

@@ -4,7 +4,7 @@
 and records mean return and median planning milliseconds per control step.
 
     python benchmarks/dmc_oracle_tuning.py --env dm_control/pendulum-swingup-v0 --episodes 2 \\
-        --json benchmarks/results/dmc_oracle_tuning_pendulum.json
+        --out benchmarks/results/dmc_oracle_tuning_pendulum.json
 
 A configuration is ``PLANNER:HORIZON:REPEAT[:SUBSTEPS][:key=value,...]``; the defaults below are
 the ones compared in docs/dmc.md. Results are written after every configuration (an existing
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 import time
 
@@ -47,25 +46,22 @@ def parse_config(text: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from pig_control.cli import add_overwrite_option, check_outputs, machine_description, write_json
+    from pig_control.cli import write_json
     from pig_control.control import dmc_oracle
+    from pig_control.provenance import benchmark_provenance, parse_benchmark_args
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--env", required=True)
+    parser.add_argument("--env", default="dm_control/pendulum-swingup-v0")
     parser.add_argument("--episodes", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--config", action="append", default=None,
                         help="PLANNER:HORIZON:REPEAT[:SUBSTEPS][:key=value,...] (repeatable)")
-    parser.add_argument("--json", default=None)
-    add_overwrite_option(parser)
-    args = parser.parse_args(argv)
-    check_outputs([args.json], args.overwrite)
+    parser.add_argument("--out", default=None, metavar="F.json")
+    args = parse_benchmark_args(parser, argv, __file__)
     if args.seed + args.episodes > TUNING_LIMIT:
         parser.error(f"tuning seeds must stay below {TUNING_LIMIT}")
-    report = {"command": "python benchmarks/dmc_oracle_tuning.py "
-                         + shlex.join(argv if argv is not None else sys.argv[1:]),
-              "env": args.env, "seeds": list(range(args.seed, args.seed + args.episodes)),
-              "results": []}
+    report = {"provenance": benchmark_provenance(args), "env": args.env,
+              "seeds": list(range(args.seed, args.seed + args.episodes)), "results": []}
     for text in args.config or DEFAULT_CONFIGS:
         config = parse_config(text)
         started = time.perf_counter()
@@ -82,11 +78,10 @@ def main(argv: list[str] | None = None) -> int:
                "returns": [round(e["return"], 1) for e in episodes],
                "seconds": round(time.perf_counter() - started, 1)}
         report["results"].append(row)
-        report["machine"] = machine_description()
         print(f"{text:<50} return {row['mean_return']:7.1f} {row['returns']} "
               f"{row['ms_per_step']:6.1f} ms/step", flush=True)
-        if args.json:  # refused above unless new or --overwrite; now updated in place
-            write_json(args.json, report, overwrite=True)
+        if args.out:  # refused above unless new or --overwrite; now updated in place
+            write_json(args.out, report, overwrite=True)
     return 0
 
 

@@ -27,7 +27,8 @@ def _script(name):
 
 
 def test_every_script_is_covered():
-    assert set(SCRIPTS) == {"dataset_speed", "extrapolation", "planner_speed", "recalibration",
+    assert set(SCRIPTS) == {"dataset_speed", "dmc_frames", "dmc_oracle_tuning", "extrapolation",
+                            "planner_speed", "recalibration",
                             "refine_accuracy", "rest_separation", "robustness",
                             "spring_velocity_weight", "training_memory", "training_speed"}
 
