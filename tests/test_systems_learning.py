@@ -98,8 +98,8 @@ def test_a_system_described_here_is_learned_from_a_rollout_and_planned_on():
     chunks, chunk_actions = chunk_sequences(positions, actions, 8)
     fit = TrajectoryFit(chunks, chunk_actions, 0.3)
     optimizer = torch.optim.Adam(learned.parameters(), lr=3e-2)
-    for step in range(400):
-        loss = fit.loss(learned, fit_horizon(step, 100, 8))
+    for step in range(200):
+        loss = fit.loss(learned, fit_horizon(step, 50, 8))
         fit.zero_grad()
         optimizer.zero_grad()
         loss.backward()
@@ -113,7 +113,7 @@ def test_a_system_described_here_is_learned_from_a_rollout_and_planned_on():
     goal = torch.tensor([[23.0, 14.0]], dtype=torch.float64)
     cost = learned.make_cost(goal, **learned.defaults["cost"])
     planner = make_planner("gn", CellDynamics(learned.eval(), dtype=torch.float64), cost, 1, 15,
-                           seed=0, dtype=torch.float64)
+                           seed=0, dtype=torch.float64, samples=32, first_iterations=5)
     controller = MPCController(planner)
     q, qd = torch.zeros(1, 1, dtype=torch.float64), torch.zeros(1, 1, dtype=torch.float64)
     with torch.no_grad():
