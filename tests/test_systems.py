@@ -235,3 +235,26 @@ def test_walls_are_learned_by_the_trajectory_fit():
     low, high = scene.walls
     assert abs(system.camera["wall_low"] - low) < 0.05, system.camera
     assert abs(system.camera["wall_high"] - high) < 0.05, system.camera
+
+
+def test_checkpoints_from_before_systems_load(tmp_path):
+    """A model saved before systems existed (no camera, a pendulum without damping) loads: the
+    walls' guess is the config's margin those models used, the pendulum's pivot the image
+    centre it assumed and its damping negligible (1e-6)."""
+    from pig_control.checkpoint import load_checkpoint, load_model, save_checkpoint
+    from pig_control.mpc import PRETRAINED_DIR
+
+    for name in ("pendulum_control", "spring_control"):
+        payload = load_checkpoint(PRETRAINED_DIR / f"{name}.pt")
+        payload.pop("format")
+        state = payload["model"]
+        state.pop("dynamics.cell.camera_params", None)  # the shipped spring has none yet
+        if name == "pendulum_control":
+            state["dynamics.cell.log_params"] = state["dynamics.cell.log_params"][:3]
+        save_checkpoint(tmp_path / f"{name}.pt", payload)
+        model, _ = load_model(tmp_path / f"{name}.pt")
+        if name == "pendulum_control":
+            assert model.cell.camera["pivot_x"] == model.cell.camera["pivot_y"] == 16.0
+            assert model.cell.params["damping"] == pytest.approx(1e-6)
+        else:
+            assert model.cell.camera == {"wall_low": 2.0, "wall_high": 30.0}
