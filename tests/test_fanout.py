@@ -237,8 +237,14 @@ def test_compare_on_ray_gives_the_serial_rows(capsys, tmp_path):
             str(report), "--quiet", *extra])
         assert status == 0, err
         timing = {"wall_s", "eval_s", "ms_per_step"}
-        return [{k: v for k, v in r.items() if k not in timing}
-                for r in json.loads(report.read_text())["rows"]]
+
+        def untimed(row: dict) -> dict:
+            kept = {k: v for k, v in row.items() if k not in timing}
+            if "episodes" in kept:
+                kept["episodes"] = [untimed(e) for e in kept["episodes"]]
+            return kept
+
+        return [untimed(r) for r in json.loads(report.read_text())["rows"]]
 
     serial = rows("serial")
     assert [r["agent"] for r in serial] == ["oracle", "ppo-state"]
