@@ -318,10 +318,7 @@ def parse_settings(args) -> dict:
     if oracle and args.refine:
         raise UserInputError("--refine refines a learned model's encoder; the oracle "
                              "reads the true state")
-    model = args.model
-    if not oracle and model != "pretrained":
-        model = str(Path(model).resolve())  # units may run in another directory
-    return {"env": args.env, "model": model, "planner": args.planner, "horizon": args.horizon,
+    return {"env": args.env, "model": args.model, "planner": args.planner, "horizon": args.horizon,
             "max_steps": args.max_steps, "seed": args.seed, "device": args.device,
             "env_params": parse_assignments(args.env_param, "--env-param"),
             "set_params": parse_assignments(args.set_param, "--set-param"),
@@ -418,7 +415,10 @@ def run(argv: Sequence[str] | None = None, frames: list | None = None) -> dict:
     env, agent, description = build_agent(local)
     if in_units:
         block = args.block_size or args.episodes
-        units = episode_units(settings, args.episodes, block,
+        unit_settings = settings
+        if settings["model"] not in ("oracle", "pretrained"):  # units may run elsewhere
+            unit_settings = dict(settings, model=str(Path(settings["model"]).resolve()))
+        units = episode_units(unit_settings, args.episodes, block,
                               fanout.unit_resources(args, args.device == "cuda"))
         outcomes = fanout.run_units(units, spread, args.units_dir)
         failed = [o.key for o in outcomes.values() if not o.done]
