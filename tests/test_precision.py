@@ -7,8 +7,13 @@ import torch
 
 from pig_control import precision
 from pig_control.identify import FIT_DTYPE, TrajectoryFit
-from pig_control.model.physics import SpringCell
 from pig_control.mpc import PRETRAINED_DIR
+from pig_control.systems import resolve_system
+
+
+def SpringCell(n_objects: int, dt: float):  # noqa: N802 - reads as the class it builds
+    """The spring system of two balls, as training builds it."""
+    return resolve_system("spring")(n_objects, dt=dt)
 
 
 def allow_tf32() -> None:
