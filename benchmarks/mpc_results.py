@@ -7,7 +7,8 @@ benchmarks/results/mpc_*.json.
 
 Each result is one ``python -m pig_control.mpc`` run (:data:`RUNS`) and one unit of
 :mod:`pig_control.fanout`: here one after another (about 5 minutes on a 2-core CPU), or as Ray
-tasks. Its JSON is written as the unit finishes; a rerun reuses the finished ones kept in
+tasks (the runs of benchmarks/mpc_results.sh, 200 reporting episodes each). Its JSON is
+written as the unit finishes; a rerun reuses the finished ones kept in
 ``--units``. Single-threaded units; the JSON files record the median milliseconds per control
 step, which are only comparable when the runs go one at a time on a quiet machine (the default).
 Each JSON carries its run's provenance; a dirty tree is refused unless ``--allow-dirty``, and
@@ -35,27 +36,17 @@ from pig_control.mpc import run  # noqa: E402
 from pig_control.provenance import add_allow_dirty, require_clean_tree  # noqa: E402
 
 #: result name (benchmarks/results/mpc_NAME.json) -> the options of its pig_control.mpc run
-RUNS = {
-    "spring_pretrained": "--env spring --episodes 20",
-    "pendulum_pretrained": "--env pendulum --episodes 20",
-    "spring_k8_adapted": "--env spring --episodes 20 --env-param k=8 --set-param k=8",
-    "spring_k8_unadapted": "--env spring --episodes 20 --env-param k=8",
-    "mnist_spring_pretrained": "--env mnist_spring --episodes 20",
-    "spring_oracle": "--env spring --model oracle --episodes 20",
-    "pendulum_oracle": "--env pendulum --model oracle --episodes 20",
-    "mnist_spring_oracle": "--env mnist_spring --model oracle --episodes 20",
-    "spring_k8_oracle": "--env spring --model oracle --episodes 20 --env-param k=8",
-    "spring_pretrained_100": "--env spring --episodes 100",
-    "spring_pretrained_100_seed1000": "--env spring --episodes 100 --seed 1000",
-    "mnist_spring_pretrained_100": "--env mnist_spring --episodes 100",
-    "mnist_spring_oracle_100": "--env mnist_spring --model oracle --episodes 100",
-    "spring_k8_adapted_100": "--env spring --episodes 100 --env-param k=8 --set-param k=8",
-    "spring_k8_oracle_100": "--env spring --model oracle --episodes 100 --env-param k=8",
-    "spring_k8_adapted_100_60steps": "--env spring --episodes 100 --env-param k=8 "
-                                     "--set-param k=8 --max-steps 60",
-    "spring_k8_oracle_100_60steps": "--env spring --model oracle --episodes 100 "
-                                    "--env-param k=8 --max-steps 60",
-}
+RUNS = {name: f"--episodes 200 {options}" for name, options in {
+    "spring_pretrained": "--env spring",
+    "spring_oracle": "--env spring --model oracle",
+    "pendulum_pretrained": "--env pendulum",
+    "pendulum_oracle": "--env pendulum --model oracle",
+    "spring_k8_adapted": "--env spring --env-param k=8 --set-param k=8",
+    "spring_k8_oracle": "--env spring --model oracle --env-param k=8",
+    "spring_k8_unadapted": "--env spring --env-param k=8",
+    "mnist_spring_pretrained": "--env mnist_spring",
+    "mnist_spring_oracle": "--env mnist_spring --model oracle",
+}.items()}
 
 
 def build_parser():

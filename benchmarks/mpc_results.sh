@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-<<<<<<< HEAD
 # The control figures: the shipped world models from pixels, the oracle, and zero-data adaptation
 # to a stiffer spring, 200 reporting episodes each (seeds 10**6 ..., pig_control.protocol), each
 # written to benchmarks/results/mpc_*.json with its per-episode outcomes, intervals and provenance.
@@ -24,13 +23,3 @@ run --env spring --model oracle --env-param k=8 --json $R/mpc_spring_k8_oracle.j
 run --env spring --env-param k=8 --json $R/mpc_spring_k8_unadapted.json
 run --env mnist_spring --json $R/mpc_mnist_spring_pretrained.json
 run --env mnist_spring --model oracle --json $R/mpc_mnist_spring_oracle.json
-=======
-# The control figures of the README (section "Control"), each written to
-# benchmarks/results/mpc_*.json: benchmarks/mpc_results.py, one pig_control.mpc run per result
-# (the list is there). Single-threaded, one run after another: about 5 minutes on a 2-core CPU.
-# Run it with nothing else on the machine: the JSON files record the median milliseconds per
-# control step. Options pass through (--only NAME,..., --ray, --ray-address ADDRESS).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-exec python benchmarks/mpc_results.py "$@"
->>>>>>> fe6cc9c (Fan-out on Ray for every multi-run job, and the GPU path made to compute as the CPU (issue 18))
