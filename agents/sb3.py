@@ -208,10 +208,12 @@ class Baseline:
             ``progress.csv`` always, TensorBoard event files too when ``tensorboard`` is
             installed (None: no logs).
         frames: frames stacked in pixel observations.
+        device: torch device of the policy (``cpu`` or ``cuda``).
     """
 
     def __init__(self, algo: str, kind: str, make_env: Callable[[], gym.Env], budget: int,
-                 seed: int = 0, log_dir: str | Path | None = None, frames: int = 2):
+                 seed: int = 0, log_dir: str | Path | None = None, frames: int = 2,
+                 device: str = "cpu"):
         if algo not in ALGOS:
             raise ValueError(f"unknown algorithm '{algo}'; known: {', '.join(ALGOS)}")
         if kind not in OBSERVATIONS:
@@ -230,7 +232,8 @@ class Baseline:
         self.vec = VecNormalize(vec, norm_obs=False, norm_reward=True) if normalize else vec
         policy = "CnnPolicy" if kind == "pixels" else "MlpPolicy"
         cls = PPO if algo == "ppo" else SAC
-        self.model = cls(policy, self.vec, seed=seed, verbose=0, device="cpu", **kwargs)
+        self.device = device
+        self.model = cls(policy, self.vec, seed=seed, verbose=0, device=device, **kwargs)
         self.budget = budget
         self.sizing = {k: kwargs[k] for k in ("n_steps", "batch_size", "buffer_size")
                        if k in kwargs}
@@ -325,7 +328,7 @@ class Baseline:
                                  f"have: refused")
             replacements = {name: getattr(self.model, name) for name in pickled}
             # this object's rollout and buffer sizes, not those the file was saved with
-            self.model = cls.load(path, env=self.vec, device="cpu",
+            self.model = cls.load(path, env=self.vec, device=self.device,
                                   custom_objects=replacements, **self.sizing)
         except (zipfile.BadZipFile, KeyError, RuntimeError, ValueError, OSError) as error:
             raise ValueError(f"cannot load the baseline checkpoint '{path}': "

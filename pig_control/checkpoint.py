@@ -61,8 +61,10 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> dict:
 
 def load_model(path: str | os.PathLike, device: str = "cpu"):
     """Rebuild the model stored in a checkpoint, in eval mode. Returns (model, checkpoint)."""
+    from pig_control import precision
     from pig_control.model.pig import PIGModel
 
+    precision.configure()  # no TF32, deterministic cuDNN: a GPU agent computes as the CPU one
     payload = load_checkpoint(path, device)
     config = config_from_dict(payload["config"])
     model = PIGModel(config.model, config.data.input_steps).to(device)

@@ -39,6 +39,11 @@ Long runs can be resumed: rows and SB3 checkpoints go to ``--out`` as they are m
 (delete it) says what to do; a second run on the same ``--out`` is refused while one runs (a
 lock). SB3 zips are loaded only when ``manifest.json`` beside them, written by this tool when it
 saved them, lists their sha256; nothing in them is unpickled (:meth:`agents.sb3.Baseline.load`).
+
+Each agent is one unit of :mod:`pig_control.fanout` (the oracle, each PIG model, each SB3 agent
+through all its budgets, which continue one another): one after another here, or as Ray tasks
+with ``--ray`` / ``--ray-address``; its rows are added to ``--out`` as it finishes. ``--device
+cuda`` puts the MPC agents, the PIG models trained here and the SB3 policies on the GPU.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from pathlib import Path
 
 import torch
 
+from pig_control import fanout
 from pig_control.cli import (
     atomic_path,
     check_output,
@@ -114,13 +120,14 @@ class RowLog:
             tmp.write_text("".join(json.dumps(r) + "\n" for r in self.rows))
 
 
-def mpc_row(agent_name: str, agent, env, args, env_frames: int, wall_s: float,
+def mpc_row(agent_name: str, agent, env, settings: dict, env_frames: int, wall_s: float,
             model: str) -> dict:
     """Evaluate an MPC agent on the shared episodes."""
     start = time.perf_counter()
     goal_from = "coords" if agent_name == "oracle" else "image"
-    results = run_episodes(env, agent, args.episodes, args.seed, env.unwrapped.max_episode_steps,
-                           goal_from, progress=not args.quiet)
+    results = run_episodes(env, agent, settings["episodes"], settings["seed"],
+                           env.unwrapped.max_episode_steps, goal_from,
+                           progress=not settings["quiet"])
     return {"agent": agent_name, "env_frames": env_frames, **outcomes(results),
             "wall_s": wall_s, "eval_s": time.perf_counter() - start, "model": model}
 
@@ -136,7 +143,7 @@ def rollout_episodes(frames: int, steps: int) -> int:
 
 
 def train_pig_model(scene, frames: int, out_dir: Path, seed: int, quiet: bool,
-                    resume: bool) -> Path:
+                    resume: bool, device: str = "cpu") -> Path:
     """Collect about ``frames`` frames of coloured-noise rollouts and train a control model with
     the shipped recipe (``configs/ENV_control.yaml``) in ``out_dir/pig_FRAMES``; with
     ``resume``, reuse its rollouts and continue its training (without it ``out_dir`` holds no
@@ -155,36 +162,63 @@ def train_pig_model(scene, frames: int, out_dir: Path, seed: int, quiet: bool,
     # no checkpoint yet (a run killed before its first): start that training afresh
     resume = ["--resume"] if checkpoint.exists() else ["--overwrite"]
     status = train_main(["--config", f"{env_name}_control", "--data", str(data), "--out",
-                         str(run_dir / "model"), "--seed", str(seed), *resume,
-                         *(["--no-progress"] if quiet else [])])
+                         str(run_dir / "model"), "--seed", str(seed), "--device", device,
+                         *resume, *(["--no-progress"] if quiet else [])])
     if status > 128:  # stopped by a signal, its checkpoint saved: stop the comparison too
         raise Interrupted(status - 128)
     return checkpoint
 
 
-def sb3_rows(algo: str, kind: str, budgets: list[int], args, log: RowLog,
-             out_dir: Path, wanted: list[dict]) -> None:
-    """Train one SB3 agent through every budget, evaluating (and saving) at each."""
+# ---- the units of a comparison (pig_control.fanout): each returns its rows -----------------
+def oracle_unit(settings: dict, key: dict) -> list[dict]:
+    """The oracle's row: the default planner on the true simulator."""
+    from pig_control.control.agent import DEFAULT_PLANNER, OracleAgent
+
+    env = make_env(settings["env"], {})
+    agent = OracleAgent(env.unwrapped, planner=DEFAULT_PLANNER, device=settings["device"])
+    return [{**mpc_row("oracle", agent, env, settings, 0, 0.0, "oracle"), "key": key}]
+
+
+def pig_unit(settings: dict, key: dict, model_arg: str | None, frames: int | None,
+             out_dir: str) -> list[dict]:
+    """One PIG world model's row: a given checkpoint, or one trained here from ``frames``."""
+    from pig_control.control.agent import DEFAULT_PLANNER, ModelAgent
+
+    env = make_env(settings["env"], {})
+    scene, device = env.unwrapped, settings["device"]
+    if frames is not None:
+        model_arg = str(train_pig_model(scene, frames, Path(out_dir), settings["train_seed"],
+                                        settings["quiet"], settings["resume"], device))
+    model, metadata, label = load_learned(model_arg, scene.name, device)
+    agent = ModelAgent(scene, model, planner=DEFAULT_PLANNER, device=device)
+    row = mpc_row("pig-mpc", agent, env, settings, int(metadata.get("env_frames", 0) or 0),
+                  float(metadata.get("wall_clock_s", 0.0) or 0.0), label)
+    return [{**row, "key": key}]
+
+
+def sb3_unit(settings: dict, algo: str, kind: str, budgets: list[int], out_dir: str,
+             done: list[dict]) -> list[dict]:
+    """Train one SB3 agent through every budget, evaluating (and saving) at each; ``done``:
+    this agent's rows already made (their budgets are skipped). Returns the new rows."""
     from agents.sb3 import Baseline
 
     def new_env():
-        return make_env(args.env, {})
+        return make_env(settings["env"], {})
 
     name = f"{algo}-{kind}"
-    agent_dir = out_dir / name
+    agent_dir = Path(out_dir) / name
     agent_dir.mkdir(parents=True, exist_ok=True)
-    baseline = Baseline(algo, kind, new_env, budget=budgets[-1],
-                        seed=args.train_seed, log_dir=agent_dir / "logs")
-    settings = {"agent": name, "episodes": args.episodes, "seed": args.seed, "env": args.env}
+    baseline = Baseline(algo, kind, new_env, budget=budgets[-1], seed=settings["train_seed"],
+                        log_dir=agent_dir / "logs", device=settings["device"])
+    made, rows = list(done), []
     for budget in budgets:
-        key = {**settings, "budget": budget}
-        wanted.append(key)
-        if log.find(key) is not None:
+        key = sb3_key(settings, name, budget)
+        if any(r["key"] == key for r in made):
             continue
         saved = sorted((int(match[1]), agent_dir / match[0]) for match in
                        map(SAVED_ZIP.fullmatch, (p.name for p in agent_dir.iterdir())) if match)
         saved = [(n, p) for n, p in saved if n <= budget and n > baseline.frames_seen]
-        if args.resume and saved:
+        if settings["resume"] and saved:
             zip_path = saved[-1][1]
             verify(zip_path)  # only what this tool wrote, unchanged since
             verify(zip_path.with_suffix(".stats.npz"))
@@ -193,20 +227,27 @@ def sb3_rows(algo: str, kind: str, budgets: list[int], args, log: RowLog,
             except ValueError as error:  # its message may quote SB3's or PyTorch's advice
                 raise UserInputError(f"cannot load the baseline checkpoint '{zip_path}': "
                                      f"{safe_reason(error)}") from None
-        baseline.train_to(budget, progress=not args.quiet)
-        if any(r["env_frames"] == baseline.frames_seen for r in log.matching(settings)):
+        baseline.train_to(budget, progress=not settings["quiet"])
+        if any(r["env_frames"] == baseline.frames_seen for r in made):
             continue  # one PPO rollout overshot this budget and the previous row has it
         zip_path = agent_dir / f"frames_{budget}.zip"
         baseline.save(zip_path)
         record(zip_path.with_suffix(".stats.npz"))
         record(zip_path)
         start = time.perf_counter()
-        results = baseline.evaluate(args.episodes, args.seed)
+        results = baseline.evaluate(settings["episodes"], settings["seed"])
         row = {"agent": name, "env_frames": baseline.frames_seen, **outcomes(results),
                "wall_s": baseline.train_seconds, "eval_s": time.perf_counter() - start,
                "key": key}
-        log.add(row)
-        _print_row(row)
+        made.append(row)
+        rows.append(row)
+    return rows
+
+
+def sb3_key(settings: dict, name: str, budget: int) -> dict:
+    """The row key of SB3 agent ``name`` at ``budget`` env frames."""
+    return {"agent": name, "episodes": settings["episodes"], "seed": settings["seed"],
+            "env": settings["env"], "budget": budget}
 
 
 def clear_earlier_work(out_dir: Path, resume: bool, overwrite: bool) -> None:
@@ -324,6 +365,9 @@ def build_parser():
                         help="replace --json and --plot files, and (without --resume) delete "
                              "earlier work in --out; with neither, an --out holding work is "
                              "refused")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="torch device of the MPC agents, PIG training and SB3 policies")
+    fanout.add_arguments(parser, "CPUs (and threads) per agent (default 1)")
     return parser
 
 
@@ -332,6 +376,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     torch.set_num_threads(1)
+    spread = fanout.from_arguments(args)
+    if args.device == "cuda" and not torch.cuda.is_available() and spread.address is None:
+        raise UserInputError("--device cuda: no CUDA device is available")
     if args.episodes < 1:
         raise UserInputError(f"--episodes must be at least 1, got {args.episodes}")
     seed_split(args.seed, args.episodes)  # refuses a run mixing tuning and reporting seeds
@@ -368,11 +415,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     plot_path = args.plot or (str(Path(args.json).with_suffix(".png")) if args.json else None)
     check_outputs((args.json, plot_path), args.overwrite)
     out_dir = Path(args.out or Path("runs") / "compare" / scene.name)
+    resources = fanout.unit_resources(args, args.device == "cuda")
+    fanout.check_placeable([fanout.Unit("agent", oracle_unit, **resources)], spread)
     with locked(out_dir), RaiseOnStop():
         clear_earlier_work(out_dir, args.resume, args.overwrite)
         try:
             return compare_in(out_dir, args, argv, env, Plan(
-                algos, kinds, budgets, max_frames, pig_models, pig_frames, plot_path))
+                algos, kinds, budgets, max_frames, pig_models, pig_frames, plot_path, spread,
+                resources))
         except Interrupted as stop:
             resume = shlex.join([*command_argv("pig_control.compare", argv),
                                  *([] if args.resume else ["--resume"])])
@@ -392,12 +442,14 @@ class Plan:
     pig_models: list[str]
     pig_frames: list[int]
     plot_path: str | None
+    fanout: fanout.FanOut
+    resources: dict
 
 
 def compare_in(out_dir: Path, args, argv, env, plan: Plan) -> int:
     """The body of :func:`main`, run while this process holds the lock of ``out_dir``."""
     from agents.sb3 import HYPERPARAMS
-    from pig_control.control.agent import DEFAULT_PLANNER, ModelAgent, OracleAgent
+    from pig_control.control.agent import DEFAULT_PLANNER
 
     scene = env.unwrapped
     algos, kinds, budgets, max_frames = plan.algos, plan.kinds, plan.budgets, plan.max_frames
@@ -407,40 +459,49 @@ def compare_in(out_dir: Path, args, argv, env, plan: Plan) -> int:
     for row in log.rows:
         _print_row(row)
 
+    settings = {"env": args.env, "episodes": args.episodes, "seed": args.seed,
+                "train_seed": args.train_seed, "quiet": args.quiet or plan.fanout.uses_ray,
+                "device": args.device, "resume": args.resume}
     wanted: list[dict] = []  # the rows this run asks for (found in the log or made now)
+    units: list = []
 
-    def evaluate_once(key: dict, make_row):
-        wanted.append(key)
-        if log.find(key) is None:
-            row = {**make_row(), "key": key}
-            log.add(row)
-            _print_row(row)
+    def add_unit(name: str, keys: list[dict], function, **kwargs) -> None:
+        wanted.extend(keys)
+        if any(log.find(key) is None for key in keys):
+            units.append(fanout.Unit(name, function, {"settings": settings, **kwargs},
+                                     **plan.resources))
 
     shared = {"episodes": args.episodes, "seed": args.seed, "env": args.env}
     if not args.no_oracle:
-        evaluate_once({"agent": "oracle", **shared}, lambda: mpc_row(
-            "oracle", OracleAgent(scene, planner=DEFAULT_PLANNER), env, args, 0, 0.0, "oracle"))
+        key = {"agent": "oracle", **shared}
+        add_unit("oracle", [key], oracle_unit, key=key)
     checkpoints = [(m, None) for m in pig_models] + [(None, n) for n in pig_frames]
-    for model_arg, frames in checkpoints:
-        def pig_row(model_arg=model_arg, frames=frames):
-            if frames is not None:
-                model_arg = str(train_pig_model(scene, frames, out_dir, args.train_seed,
-                                                args.quiet, args.resume))
-            model, metadata, label = load_learned(model_arg, scene.name, "cpu")
-            return mpc_row("pig-mpc", ModelAgent(scene, model, planner=DEFAULT_PLANNER), env,
-                           args, int(metadata.get("env_frames", 0) or 0),
-                           float(metadata.get("wall_clock_s", 0.0) or 0.0), label)
-
-        evaluate_once({"agent": "pig-mpc", "model": model_arg, "frames": frames, **shared},
-                      pig_row)
+    for i, (model_arg, frames) in enumerate(checkpoints):
+        key = {"agent": "pig-mpc", "model": model_arg, "frames": frames, **shared}
+        if model_arg not in (None, "pretrained"):
+            model_arg = str(Path(model_arg).resolve())  # units may run in another directory
+        add_unit(f"pig-mpc-{i}", [key], pig_unit, key=key, model_arg=model_arg, frames=frames,
+                 out_dir=str(out_dir.resolve()))
     for algo in algos:
         for kind in kinds:
             cap = max_frames.get(f"{algo}-{kind}", float("inf"))
-            if [b for b in budgets if b <= cap]:
-                sb3_rows(algo, kind, [b for b in budgets if b <= cap], args, log, out_dir,
-                         wanted)
+            capped = [b for b in budgets if b <= cap]
+            if capped:
+                name = f"{algo}-{kind}"
+                add_unit(name, [sb3_key(settings, name, b) for b in capped], sb3_unit,
+                         algo=algo, kind=kind, budgets=capped, out_dir=str(out_dir.resolve()),
+                         done=log.matching({"agent": name, **shared}))
 
-    rows = [{k: v for k, v in r.items() if k != "key"} for r in log.rows if r["key"] in wanted]
+    def keep_rows(outcome) -> None:  # in the driver, as each unit finishes
+        for row in outcome.result or []:
+            if log.find(row["key"]) is None:
+                log.add(row)
+                _print_row(row)
+
+    if fanout.report_failures(fanout.run_units(units, plan.fanout, on_outcome=keep_rows)):
+        return 1
+    rows = [{k: v for k, v in r.items() if k != "key"}
+            for key in wanted for r in log.rows if r["key"] == key]
     report = {
         "rows": rows,
         "frames_to_success": frames_to_success(rows, args.success_threshold),

@@ -40,14 +40,21 @@ mean with a bootstrap 95 % interval: :func:`pig_control.protocol.episode_summary
 :func:`pig_control.provenance.provenance`), env_frames (frames of environment interaction the
 model was trained on; 0 for the oracle), env, planner, model, horizon, max_steps, seed, device,
 goal_from, refine_iterations, planner_options, cost_options, env_params, set_params, model_params
-(the model's physical parameters), episodes (per episode: seed, success, final_distance,
-return, steps, ms_per_step).
+(the model's physical parameters), fanout (backend and block size), episodes (per episode:
+seed, success, final_distance, return, steps, ms_per_step).
+
+Many episodes: ``--block-size N`` cuts them into blocks of N, the units of
+:mod:`pig_control.fanout`, run here one after another or as Ray tasks (``--ray``,
+``--ray-address``); each block builds its own env and agent, and since every episode is seeded
+by its own index the episodes are those of the one-block run. ``--units-dir DIR`` keeps each
+finished block, so the same command rerun after a crash runs only the missing ones.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -283,34 +290,35 @@ def build_parser():
     parser.add_argument("--json", default=None, metavar="PATH")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_overwrite_option(parser)
+    parser.add_argument("--block-size", type=int, default=None, metavar="N",
+                        help="split the episodes into units of N (run by --ray / "
+                        "--ray-address, or here one after another); the same results as one "
+                        "block (default: one block)")
+    parser.add_argument("--units-dir", default=None, metavar="DIR",
+                        help="keep each block's result here as it finishes; the same command "
+                        "rerun reuses finished blocks")
+    from pig_control import fanout
+
+    fanout.add_arguments(parser, "CPUs (and threads) per block of episodes (default 1)")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def parse_settings(args) -> dict:
+    """The run's settings from the parsed options, checked: plain data that rebuilds the env
+    and the agent anywhere (:func:`build_agent`, the units of :func:`episode_block`)."""
     from agents import PLANNERS
-    from agents import planner_options as planner_defaults
-    from pig_control.control.agent import ModelAgent, OracleAgent
-    from pig_control.control.budget import check_planning_memory
 
-    torch.set_num_threads(1)
     if args.planner not in PLANNERS:
         raise UserInputError(f"unknown planner '{args.planner}'; known planners: "
                              f"{', '.join(PLANNERS)}")
     for flag, value in (("--episodes", args.episodes), ("--horizon", args.horizon),
-                        ("--max-steps", args.max_steps)):
+                        ("--max-steps", args.max_steps), ("--block-size", args.block_size)):
         if value is not None and value < 1:
             raise UserInputError(f"{flag} must be at least 1, got {value}")
     if args.refine is not None and args.refine < 0:
         raise UserInputError(f"--refine must be at least 0, got {args.refine}")
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise UserInputError("--device cuda: no CUDA device is available")
     if args.video and Path(args.video).suffix.lower() != ".gif":
         raise UserInputError(f"--video must name a .gif file, got '{args.video}'")
-    check_outputs((args.video, args.json), args.overwrite)
-    seed_split(args.seed, args.episodes)  # refuses a run mixing tuning and reporting seeds
-    env_params = parse_assignments(args.env_param, "--env-param")
-    set_params = parse_assignments(args.set_param, "--set-param")
     planner_options = parse_assignments(args.planner_option, "--planner-option", numeric=False)
     check_planner_options(args.planner, planner_options)
     cost_options = parse_assignments(args.cost_option, "--cost-option")
@@ -318,77 +326,179 @@ def main(argv: Sequence[str] | None = None) -> int:
     if set(cost_options) - known_costs:
         raise UserInputError(f"unknown --cost-option {sorted(set(cost_options) - known_costs)}; "
                              f"known: {', '.join(sorted(known_costs))}")
-
     from pig_control.pixel_env import is_own_scene, resolve_env_id
 
-    if not is_own_scene(resolve_env_id(args.env)):
-        return _main_foreign(args, argv, planner_options, cost_options, env_params,
-                             set_params)
-    if args.action_repeat is not None or args.substeps is not None:
+    if is_own_scene(resolve_env_id(args.env)) and (args.action_repeat is not None
+                                                   or args.substeps is not None):
         raise UserInputError("--action-repeat and --substeps apply to envs that are not ours")
-    env = make_env(args.env, env_params, args.max_steps)
-    scene = env.unwrapped
     oracle = args.model == "oracle"
-    common = dict(planner=args.planner, horizon=args.horizon, planner_options=planner_options,
-                  cost_options=cost_options, device=args.device)
-    if oracle:
-        if args.goal_from == "image":
-            raise UserInputError("the oracle takes its goal from coordinates: drop "
-                                 "--goal-from image or use a learned model")
-        if args.refine:
-            raise UserInputError("--refine refines a learned model's encoder; the oracle "
-                                 "reads the true state")
-        goal_from, env_frames, model_label, inputs = "coords", 0, "oracle", []
+    if oracle and args.goal_from == "image":
+        raise UserInputError("the oracle takes its goal from coordinates: drop "
+                             "--goal-from image or use a learned model")
+    if oracle and args.refine:
+        raise UserInputError("--refine refines a learned model's encoder; the oracle "
+                             "reads the true state")
+    return {"env": args.env, "model": args.model, "planner": args.planner, "horizon": args.horizon,
+            "max_steps": args.max_steps, "seed": args.seed, "device": args.device,
+            "env_params": parse_assignments(args.env_param, "--env-param"),
+            "set_params": parse_assignments(args.set_param, "--set-param"),
+            "planner_options": planner_options,
+            "cost_options": cost_options,
+            "goal_from": "coords" if oracle else (args.goal_from or "image"),
+            "refine": args.refine}
+
+
+def build_agent(settings: dict):
+    """(env, agent, description) for :func:`parse_settings`' settings; the description holds
+    what the report says of the model and agent (env_frames, model label, horizon, ...)."""
+    from agents import planner_options as planner_defaults
+    from pig_control.control.agent import ModelAgent, OracleAgent
+    from pig_control.control.budget import check_planning_memory
+
+    env = make_env(settings["env"], settings["env_params"], settings["max_steps"])
+    scene = env.unwrapped
+    common = dict(planner=settings["planner"], horizon=settings["horizon"],
+                  planner_options=settings["planner_options"],
+                  cost_options=settings["cost_options"], device=settings["device"])
+    set_params = settings["set_params"]
+    if settings["model"] == "oracle":
+        env_frames, model_label, inputs = 0, "oracle", []
         agent = OracleAgent(scene, set_params=set_params, **common)
+        model_params = agent.cell.params
     else:
-        model, metadata, model_label = load_learned(args.model, scene.name, args.device)
+        model, metadata, model_label = load_learned(settings["model"], scene.name,
+                                                    settings["device"])
         inputs = [model_label]
         env_frames = int(metadata.get("env_frames", 0) or 0)
         if set_params and model.cell is None:
             raise UserInputError("--set-param: a black-box model has no physical parameters")
         for name, value in set_params.items():
             model.cell.set_param(name, value)
-        goal_from = args.goal_from or "image"
-        agent = ModelAgent(scene, model, refine_iterations=args.refine, **common)
-
-    check_planning_memory(args.planner, agent.horizon, scene.action_dim,
+        agent = ModelAgent(scene, model, refine_iterations=settings["refine"], **common)
+        model_params = dict(agent.model.params)
+    check_planning_memory(settings["planner"], agent.horizon, scene.action_dim,
                           4 * getattr(scene, "n_objects", 1),
-                          {**planner_defaults(args.planner), **agent.planner_options},
-                          args.device)
-    max_steps = args.max_steps or scene.max_episode_steps
-    frames: list | None = [] if args.video else None
-    results = run_episodes(env, agent, args.episodes, args.seed, max_steps, goal_from,
-                              frames, progress=not args.quiet)
-    summary = summarize(results)
-    intervals = episode_summary(results)
-    report = {
-        **summary,
-        "intervals": intervals,
-        "env_frames": env_frames,
-        "env": scene.name,
-        "planner": args.planner,
-        "model": model_label,
+                          {**planner_defaults(settings["planner"]), **agent.planner_options},
+                          settings["device"])
+    description = {
+        "env_frames": env_frames, "env": scene.name, "model": model_label, "inputs": inputs,
         "horizon": agent.horizon,
-        "max_steps": max_steps,
+        "max_steps": settings["max_steps"] or scene.max_episode_steps,
+        "refine_iterations": 0 if settings["model"] == "oracle" else agent.refine_iterations,
+        "planner_options": dict(agent.planner_options), "cost_options": agent.cost_options,
+        "model_params": model_params}
+    return env, agent, description
+
+
+def episode_block(settings: dict, first: int, count: int) -> list[dict]:
+    """A unit of a fanned-out run: episodes ``first`` .. ``first + count - 1`` of the run
+    (seeds ``seed + first`` onwards), with an env and agent of their own; per-episode results
+    as :func:`run_episodes` gives them, the same as the serial run's for those seeds."""
+    env, agent, description = build_agent(settings)
+    return run_episodes(env, agent, count, settings["seed"] + first, description["max_steps"],
+                        settings["goal_from"], progress=False)
+
+
+def episode_units(settings: dict, episodes: int, block_size: int, resources: dict) -> list:
+    """The run's episodes as :class:`pig_control.fanout.Unit` blocks of ``block_size``."""
+    from pig_control.fanout import Unit
+
+    return [Unit(f"episodes-{first}-{min(first + block_size, episodes) - 1}", episode_block,
+                 {"settings": settings, "first": first,
+                  "count": min(block_size, episodes - first)}, **resources)
+            for first in range(0, episodes, block_size)]
+
+
+class UnitsFailed(RuntimeError):
+    """Some fanned-out units failed (after their retries); the finished ones were kept."""
+
+
+def run(argv: Sequence[str] | None = None, frames: list | None = None) -> dict:
+    """The report (module docstring) of ``python -m pig_control.mpc ARGV``, without printing
+    or writing anything; ``frames`` collects the video frames of an in-process run."""
+    from pig_control import fanout
+
+    args = build_parser().parse_args(argv)
+    torch.set_num_threads(1)
+    settings = parse_settings(args)
+    spread = fanout.from_arguments(args)
+    if args.device == "cuda" and not torch.cuda.is_available() and spread.address is None:
+        raise UserInputError("--device cuda: no CUDA device is available")
+    in_units = spread.uses_ray or args.block_size is not None or args.units_dir is not None
+    if args.video and in_units:
+        raise UserInputError("--video records the frames of one in-process run: drop --ray, "
+                             "--ray-address, --block-size and --units-dir")
+    seed_split(args.seed, args.episodes)  # refuses a run mixing tuning and reporting seeds
+    # the agent is built here even when units run elsewhere: a bad model, parameter or option
+    # is reported before any work; a cluster's GPU is not needed for that
+    local = dict(settings, device="cpu") if not torch.cuda.is_available() else settings
+    env, agent, description = build_agent(local)
+    if in_units:
+        block = args.block_size or args.episodes
+        unit_settings = settings
+        if settings["model"] not in ("oracle", "pretrained"):  # units may run elsewhere
+            unit_settings = dict(settings, model=str(Path(settings["model"]).resolve()))
+        units = episode_units(unit_settings, args.episodes, block,
+                              fanout.unit_resources(args, args.device == "cuda"))
+        outcomes = fanout.run_units(units, spread, args.units_dir)
+        failed = [o.key for o in outcomes.values() if not o.done]
+        if failed:
+            fanout.report_failures(outcomes)
+            raise UnitsFailed(f"{len(failed)} of {len(outcomes)} blocks of episodes failed")
+        results = [episode for o in outcomes.values() for episode in o.result]
+    else:
+        results = run_episodes(env, agent, args.episodes, args.seed, description["max_steps"],
+                               settings["goal_from"], frames, progress=not args.quiet)
+    return {
+        **summarize(results),
+        "intervals": episode_summary(results),
+        "env_frames": description["env_frames"],
+        "env": description["env"],
+        "planner": args.planner,
+        "model": description["model"],
+        "horizon": description["horizon"],
+        "max_steps": description["max_steps"],
         "seed": args.seed,
         "device": args.device,
-        "goal_from": goal_from,
-        "refine_iterations": 0 if oracle else agent.refine_iterations,
-        "planner_options": {k: v for k, v in agent.planner_options.items()},
-        "cost_options": agent.cost_options,
-        "env_params": env_params,
-        "set_params": set_params,
-        "model_params": (agent.cell.params if oracle else dict(agent.model.params)),
-        "provenance": provenance("pig_control.mpc", argv, inputs=inputs),
+        "goal_from": settings["goal_from"],
+        "refine_iterations": description["refine_iterations"],
+        "planner_options": description["planner_options"],
+        "cost_options": description["cost_options"],
+        "env_params": settings["env_params"],
+        "set_params": settings["set_params"],
+        "model_params": description["model_params"],
+        "fanout": {"backend": spread.label, "block_size": args.block_size if in_units else None},
+        "provenance": provenance("pig_control.mpc", argv, inputs=description["inputs"]),
         "episodes": results,
     }
+
+
+def print_summary(report: dict) -> None:
+    """The table row and the intervals of a report."""
     print(f"{'env':<14}{'model':<12}{'planner':<9}{'episodes':>9}{'success':>9}"
           f"{'final dist':>12}{'return':>10}{'ms/step':>9}")
+    model_label = report["model"]
     label = model_label if len(model_label) <= 11 else "..." + model_label[-8:]
-    print(f"{scene.name:<14}{label:<12}{args.planner:<9}{len(results):>9}"
-          f"{summary['success_rate']:>9.2f}{summary['mean_final_distance']:>12.3f}"
-          f"{summary['mean_return']:>10.2f}{summary['ms_per_step']:>9.1f}")
-    print(format_intervals(intervals))
+    print(f"{report['env']:<14}{label:<12}{report['planner']:<9}{len(report['episodes']):>9}"
+          f"{report['success_rate']:>9.2f}{report['mean_final_distance']:>12.3f}"
+          f"{report['mean_return']:>10.2f}{report['ms_per_step']:>9.1f}")
+    print(format_intervals(report["intervals"]))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    check_outputs((args.video, args.json), args.overwrite)
+    from pig_control.pixel_env import is_own_scene, resolve_env_id
+
+    if not is_own_scene(resolve_env_id(args.env)):
+        return _main_foreign(args, argv, parse_settings(args))
+    frames: list | None = [] if args.video else None
+    try:
+        report = run(argv, frames)
+    except UnitsFailed as error:
+        print(f"error: {error}; rerun with the same --units-dir to retry them", file=sys.stderr)
+        return 1
+    print_summary(report)
     if args.video:
         import imageio.v2 as imageio
 
@@ -400,9 +510,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _main_foreign(args, argv, planner_options: dict, cost_options: dict, env_params: dict,
-                  set_params: dict) -> int:
-    """``mpc`` on an env that is not ours: the DMC oracle, scored by the env's own return."""
+def _main_foreign(args, argv, settings: dict) -> int:
+    """``mpc`` on an env that is not ours: the DMC oracle, scored by the env's own return;
+    ``settings`` as :func:`parse_settings` checked them."""
+    from pig_control import fanout
     from pig_control.control import dmc_oracle
     from pig_control.pixel_env import DMC_PREFIX
     from pig_control.protocol import mean_summary
@@ -414,12 +525,18 @@ def _main_foreign(args, argv, planner_options: dict, cost_options: dict, env_par
     if not env_id.startswith(DMC_PREFIX):
         raise UserInputError(f"the oracle of {env_id} needs a described system with the env's "
                              f"true parameters; available for DMC pendulum and cartpole")
-    unused = [flag for flag, value in (("--env-param", env_params), ("--set-param", set_params),
+    unused = [flag for flag, value in (("--env-param", settings["env_params"]),
+                                       ("--set-param", settings["set_params"]),
                                        ("--goal-from", args.goal_from),
-                                       ("--refine", args.refine), ("--video", args.video))
+                                       ("--refine", args.refine), ("--video", args.video),
+                                       ("--block-size", args.block_size),
+                                       ("--units-dir", args.units_dir),
+                                       ("--ray / --ray-address",
+                                        fanout.from_arguments(args).uses_ray))
               if value]
     if unused:
         raise UserInputError(f"{', '.join(unused)}: not available for {env_id} (oracle)")
+    seed_split(args.seed, args.episodes)  # refuses a run mixing tuning and reporting seeds
     repeat = 2 if args.action_repeat is None else args.action_repeat
     if repeat < 1 or (args.substeps is not None and args.substeps < 1):
         raise UserInputError(f"--action-repeat and --substeps must be at least 1, got "
@@ -427,7 +544,7 @@ def _main_foreign(args, argv, planner_options: dict, cost_options: dict, env_par
     env, oracle, truth, described = dmc_oracle.build(
         env_id, action_repeat=repeat, substeps=args.substeps, planner=args.planner,
         horizon=args.horizon,
-        planner_options=planner_options, cost_options=cost_options,
+        planner_options=settings["planner_options"], cost_options=settings["cost_options"],
         max_episode_steps=None if args.max_steps is None else args.max_steps * repeat)
     try:
         results = dmc_oracle.run_episodes(env, oracle, args.episodes, args.seed,

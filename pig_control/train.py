@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from pig_control import precision
 from pig_control.checkpoint import code_version, load_checkpoint, save_checkpoint
 from pig_control.cli import atomic_path, check_output, make_parser, run_main
 from pig_control.config import (
@@ -123,6 +124,7 @@ class Trainer:
         self.device = torch.device(config.device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise UserInputError("--device cuda was asked for but no CUDA device is available")
+        precision.configure()  # no TF32, deterministic cuDNN: a GPU run computes as the CPU
         torch.manual_seed(config.seed)
         t, d = config.training, config.data
         check_data_objects(config, data)

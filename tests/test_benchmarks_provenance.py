@@ -28,7 +28,8 @@ def _script(name):
 
 def test_every_script_is_covered():
     assert set(SCRIPTS) == {"dataset_speed", "dmc_frames", "dmc_oracle_tuning", "extrapolation",
-                            "planner_speed", "recalibration",
+                            "fanout_timing", "gpu_check", "mpc_results", "planner_speed",
+                            "recalibration",
                             "refine_accuracy", "rest_separation", "robustness",
                             "spring_velocity_weight", "training_memory", "training_speed"}
 
@@ -36,7 +37,7 @@ def test_every_script_is_covered():
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_dirty_tree_is_refused_before_any_work(capsys, tmp_path, dirty, name):
     out = tmp_path / "result.json"
-    flag = "--json" if name == "dataset_speed" else "--out"
+    flag = {"dataset_speed": "--json", "mpc_results": "--results"}.get(name, "--out")
     status, _, err = run_entry(_script(name).main, capsys, [flag, str(out)])
     assert status == 2, err
     assert "uncommitted changes (pig_control/mpc.py)" in err and "--allow-dirty" in err
