@@ -6,6 +6,12 @@ import torch
 
 from pig_control.cli import run_main
 
+#: A training run of seconds: every phase, a checkpoint every 3 steps (``key=value`` overrides).
+TINY_TRAINING = ["training.steps=6", "training.autoencoder_steps=2", "training.dynamics_steps=2",
+                 "training.batch_size=2", "training.autoencoder_frames=4",
+                 "training.valid_sequences=2", "training.log_every=1",
+                 "training.checkpoint_every=3", "training.identify_frames=4"]
+
 
 def run_status(main, argv: list[str]) -> int:
     """The exit status of ``main(argv)`` through :func:`run_main`; restores torch's thread

@@ -10,21 +10,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from cli_helpers import run_entry, run_status
+from cli_helpers import TINY_TRAINING, run_entry, run_status
 
 from pig_control.checkpoint import load_checkpoint, save_checkpoint
 from pig_control.compare import main as compare_main
 from pig_control.control.budget import check_planning_memory, planning_memory_bytes
-from pig_control.data import generate_dataset, save_npz
+from pig_control.data import save_npz
 from pig_control.errors import UserInputError
 from pig_control.evaluate import main as evaluate_main
 from pig_control.mpc import main as mpc_main
 from pig_control.train import main as train_main
 
 torch.set_num_threads(1)
-TINY = ["training.steps=6", "training.autoencoder_steps=2", "training.dynamics_steps=2",
-        "training.batch_size=2", "training.autoencoder_frames=4", "training.valid_sequences=2",
-        "training.log_every=1", "training.checkpoint_every=3", "training.identify_frames=4"]
+TINY = TINY_TRAINING
 
 
 def one_line_error(status: int, err: str) -> str:
@@ -34,11 +32,8 @@ def one_line_error(status: int, err: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def small_npz(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "small.npz"
-    save_npz(path, generate_dataset("spring", n_train=6, n_valid=2, n_test=2, seed=0,
-                                    progress=False))
-    return path
+def small_npz(tiny_spring_npz):
+    return tiny_spring_npz
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from cli_helpers import run_entry
+from cli_helpers import TINY_TRAINING, run_entry
 
 from pig_control.checkpoint import load_checkpoint
 from pig_control.config import (
@@ -21,28 +21,23 @@ from pig_control.config import (
     load_config,
     training_memory_bytes,
 )
-from pig_control.data import generate_dataset, save_npz
 from pig_control.errors import UserInputError
 from pig_control.runlock import LOCK_NAME
 from pig_control.train import Trainer, main
 
 torch.set_num_threads(1)
 PRETRAINED = Path(__file__).resolve().parents[1] / "pig_control" / "pretrained"
-TINY = ["training.steps=6", "training.autoencoder_steps=2", "training.dynamics_steps=2",
-        "training.batch_size=2", "training.autoencoder_frames=4", "training.valid_sequences=2",
-        "training.log_every=1", "training.checkpoint_every=3", "training.identify_frames=4"]
+TINY = TINY_TRAINING
 
 
-@pytest.fixture(scope="module")
-def data():
-    return generate_dataset("spring", n_train=6, n_valid=2, n_test=2, seed=0, progress=False)
+@pytest.fixture
+def data(tiny_spring):
+    return tiny_spring
 
 
-@pytest.fixture(scope="module")
-def small_npz(tmp_path_factory, data):
-    path = tmp_path_factory.mktemp("data") / "small.npz"
-    save_npz(path, data)
-    return path
+@pytest.fixture
+def small_npz(tiny_spring_npz):
+    return tiny_spring_npz
 
 
 def written(out: Path) -> list[str]:
