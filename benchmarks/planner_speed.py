@@ -47,18 +47,18 @@ PLANET = {"population": 1000, "elites": 100, "iterations": 10, "alpha": 0.0}
 class NoWarmStart(OracleAgent):
     """Forgets the plan after every step (PlaNet re-plans from the prior each time)."""
 
-    def act(self, observation, info):
+    def act(self, observation):
         self.controller.planner.reset()
-        return super().act(observation, info)
+        return super().act(observation)
 
 
 def run(agent, env, episodes: int, seed: int, steps: int) -> dict:
     times, success, final = [], [], []
     for i in range(episodes):
         obs, info = env.reset(seed=seed + i)
-        agent.reset(obs, info, "coords", seed + i)
+        agent.reset(obs, goal_state=info["goal"], seed=seed + i)
         for _ in range(steps):
-            action, _ = agent.act(obs, info)
+            action, _ = agent.act(info["state"])
             times.append(agent.controller.planner.last_plan_ms)
             obs, _, _, _, info = env.step(action)
         success.append(bool(info["is_success"]))

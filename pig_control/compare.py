@@ -74,9 +74,9 @@ from pig_control.integrity import record, verify
 from pig_control.interrupt import Interrupted, RaiseOnStop
 from pig_control.mpc import (
     PRETRAINED_DIR,
-    load_learned,
     make_env,
     parse_assignments,
+    resolve_model,
     run_episodes,
     summarize,
 )
@@ -172,27 +172,30 @@ def train_pig_model(scene, frames: int, out_dir: Path, seed: int, quiet: bool,
 # ---- the units of a comparison (pig_control.fanout): each returns its rows -----------------
 def oracle_unit(settings: dict, key: dict) -> list[dict]:
     """The oracle's row: the default planner on the true simulator."""
-    from pig_control.control.agent import DEFAULT_PLANNER, OracleAgent
+    from pig_control.api import make_oracle
+    from pig_control.control.agent import DEFAULT_PLANNER
 
     env = make_env(settings["env"], {})
-    agent = OracleAgent(env.unwrapped, planner=DEFAULT_PLANNER, device=settings["device"])
+    agent = make_oracle(env, planner=DEFAULT_PLANNER, device=settings["device"])
     return [{**mpc_row("oracle", agent, env, settings, 0, 0.0, "oracle"), "key": key}]
 
 
 def pig_unit(settings: dict, key: dict, model_arg: str | None, frames: int | None,
              out_dir: str) -> list[dict]:
     """One PIG world model's row: a given checkpoint, or one trained here from ``frames``."""
-    from pig_control.control.agent import DEFAULT_PLANNER, ModelAgent
+    from pig_control.api import make_agent
+    from pig_control.control.agent import DEFAULT_PLANNER
 
     env = make_env(settings["env"], {})
     scene, device = env.unwrapped, settings["device"]
     if frames is not None:
         model_arg = str(train_pig_model(scene, frames, Path(out_dir), settings["train_seed"],
                                         settings["quiet"], settings["resume"], device))
-    model, metadata, label = load_learned(model_arg, scene.name, device)
-    agent = ModelAgent(scene, model, planner=DEFAULT_PLANNER, device=device)
-    row = mpc_row("pig-mpc", agent, env, settings, int(metadata.get("env_frames", 0) or 0),
-                  float(metadata.get("wall_clock_s", 0.0) or 0.0), label)
+    world_model = resolve_model(model_arg, scene.name, device)
+    agent = make_agent(world_model, DEFAULT_PLANNER, env=env, device=device)
+    row = mpc_row("pig-mpc", agent, env, settings, world_model.env_frames,
+                  float(world_model.metadata.get("wall_clock_s", 0.0) or 0.0),
+                  world_model.source)
     return [{**row, "key": key}]
 
 

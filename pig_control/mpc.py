@@ -62,6 +62,7 @@ import numpy as np
 import torch
 import yaml
 
+from pig_control.api import PRETRAINED_DIR, Controller, WorldModel
 from pig_control.cli import (
     add_overwrite_option,
     atomic_path,
@@ -74,7 +75,6 @@ from pig_control.errors import UserInputError
 from pig_control.protocol import REPORTING_SEED, episode_summary, seed_split
 from pig_control.provenance import provenance
 
-PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 #: Planner keywords this command sets itself, and the flag that sets each (None: none).
 SET_BY_COMMAND = {"seed": "--seed", "device": "--device", "callback": None, "dtype": None,
                   "threads": None}
@@ -139,25 +139,35 @@ def make_env(name: str, env_params: dict, max_episode_steps: int | None = None):
                              f"{', '.join(known)})") from None
 
 
+def resolve_model(model_arg: str, env_name: str, device: str) -> WorldModel:
+    """The world model for ``--model``: ``pretrained`` (the scene's shipped control model) or a
+    checkpoint path."""
+    from pig_control.api import load_world_model, shipped_world_models
+
+    if model_arg == "pretrained":
+        if env_name not in shipped_world_models():
+            raise UserInputError(f"no shipped model for {env_name} yet (expected "
+                                 f"{PRETRAINED_DIR / f'{env_name}_control.pt'}); train one or "
+                                 "use --model oracle")
+        return load_world_model(env_name, device)
+    return load_world_model(Path(model_arg), device)
+
+
 def load_learned(model_arg: str, env_name: str, device: str):
     """(model, metadata, label) for ``pretrained`` or a checkpoint path; metadata is the
     checkpoint's (``env_frames``, ``wall_clock_s``, ``command``, ...)."""
-    from pig_control.checkpoint import load_model
-
-    if model_arg == "pretrained":
-        path = PRETRAINED_DIR / f"{env_name}_control.pt"
-        if not path.is_file():
-            raise UserInputError(f"no shipped model for {env_name} yet (expected {path}); "
-                                 "train one or use --model oracle")
-    else:
-        path = Path(model_arg)
-    model, payload = load_model(path, device)
-    return model, payload.get("metadata") or {}, str(path)
+    world_model = resolve_model(model_arg, env_name, device)
+    return world_model.module, world_model.metadata, world_model.source
 
 
-def run_episodes(env, agent, episodes: int, seed: int, max_steps: int, goal_from: str,
-                 video_frames: list | None = None, progress: bool = True) -> list[dict]:
-    """Run ``episodes`` MPC episodes; returns per-episode results (see module docstring)."""
+def run_episodes(env, agent: Controller, episodes: int, seed: int, max_steps: int,
+                 goal_from: str, video_frames: list | None = None,
+                 progress: bool = True) -> list[dict]:
+    """Run ``episodes`` MPC episodes; returns per-episode results (see module docstring).
+
+    A model's agent is given only frames and the goal (an image rendered from ``info["goal"]``
+    at the reset, or those coordinates with ``goal_from="coords"``); the oracle the true states.
+    ``info`` is read to score the episode, never passed to a model's agent."""
     from tqdm import tqdm
 
     scene = env.unwrapped
@@ -167,15 +177,20 @@ def run_episodes(env, agent, episodes: int, seed: int, max_steps: int, goal_from
     for i in bar:
         episode_seed = seed + i
         observation, info = env.reset(seed=episode_seed)
-        agent.reset(observation, info, goal_from, episode_seed)
-        goal_image = scene.render_states(np.asarray(info["goal"]))
+        goal_image = scene.render_states(np.asarray(info["goal"], dtype=np.float64))
+        if agent.reads_state:
+            agent.reset(info["state"], info["goal"], seed=episode_seed)
+        elif goal_from == "image":
+            agent.reset(observation, goal_image, seed=episode_seed)
+        else:
+            agent.reset(observation, goal_state=info["goal"], seed=episode_seed)
         total, times, steps = 0.0, [], 0
         for _ in range(max_steps):
-            action, ms = agent.act(observation, info)
-            times.append(ms)
+            action = agent.predict(info["state"] if agent.reads_state else observation)
+            times.append(agent.last_ms)
             if video_frames is not None:
-                plan = agent.render_plan(agent.planned_states())
-                video_frames.append(_video_frame(observation, goal_image, plan))
+                video_frames.append(_video_frame(observation, goal_image,
+                                                 agent.planned_frames()))
             observation, reward, terminated, truncated, info = env.step(action)
             total += float(reward)
             steps += 1
@@ -306,11 +321,8 @@ def build_parser():
 def parse_settings(args) -> dict:
     """The run's settings from the parsed options, checked: plain data that rebuilds the env
     and the agent anywhere (:func:`build_agent`, the units of :func:`episode_block`)."""
-    from agents import PLANNERS
+    from pig_control.api import planner_settings
 
-    if args.planner not in PLANNERS:
-        raise UserInputError(f"unknown planner '{args.planner}'; known planners: "
-                             f"{', '.join(PLANNERS)}")
     for flag, value in (("--episodes", args.episodes), ("--horizon", args.horizon),
                         ("--max-steps", args.max_steps), ("--block-size", args.block_size)):
         if value is not None and value < 1:
@@ -322,10 +334,7 @@ def parse_settings(args) -> dict:
     planner_options = parse_assignments(args.planner_option, "--planner-option", numeric=False)
     check_planner_options(args.planner, planner_options)
     cost_options = parse_assignments(args.cost_option, "--cost-option")
-    known_costs = {"velocity_weight", "terminal_weight", "action_weight"}
-    if set(cost_options) - known_costs:
-        raise UserInputError(f"unknown --cost-option {sorted(set(cost_options) - known_costs)}; "
-                             f"known: {', '.join(sorted(known_costs))}")
+    planner_settings(args.planner, None, None, cost_options, args.device)  # known names
     from pig_control.pixel_env import is_own_scene, resolve_env_id
 
     if is_own_scene(resolve_env_id(args.env)) and (args.action_repeat is not None
@@ -352,7 +361,7 @@ def build_agent(settings: dict):
     """(env, agent, description) for :func:`parse_settings`' settings; the description holds
     what the report says of the model and agent (env_frames, model label, horizon, ...)."""
     from agents import planner_options as planner_defaults
-    from pig_control.control.agent import ModelAgent, OracleAgent
+    from pig_control.api import make_agent, make_oracle
     from pig_control.control.budget import check_planning_memory
 
     env = make_env(settings["env"], settings["env_params"], settings["max_steps"])
@@ -363,19 +372,13 @@ def build_agent(settings: dict):
     set_params = settings["set_params"]
     if settings["model"] == "oracle":
         env_frames, model_label, inputs = 0, "oracle", []
-        agent = OracleAgent(scene, set_params=set_params, **common)
-        model_params = agent.cell.params
+        agent = make_oracle(env, set_params=set_params, **common)
     else:
-        model, metadata, model_label = load_learned(settings["model"], scene.name,
-                                                    settings["device"])
+        world_model = resolve_model(settings["model"], scene.name, settings["device"])
+        world_model.set_params(**set_params)
+        env_frames, model_label = world_model.env_frames, world_model.source
         inputs = [model_label]
-        env_frames = int(metadata.get("env_frames", 0) or 0)
-        if set_params and model.cell is None:
-            raise UserInputError("--set-param: a black-box model has no physical parameters")
-        for name, value in set_params.items():
-            model.cell.set_param(name, value)
-        agent = ModelAgent(scene, model, refine_iterations=settings["refine"], **common)
-        model_params = dict(agent.model.params)
+        agent = make_agent(world_model, env=env, refine=settings["refine"], **common)
     check_planning_memory(settings["planner"], agent.horizon, scene.action_dim,
                           4 * getattr(scene, "n_objects", 1),
                           {**planner_defaults(settings["planner"]), **agent.planner_options},
@@ -384,9 +387,9 @@ def build_agent(settings: dict):
         "env_frames": env_frames, "env": scene.name, "model": model_label, "inputs": inputs,
         "horizon": agent.horizon,
         "max_steps": settings["max_steps"] or scene.max_episode_steps,
-        "refine_iterations": 0 if settings["model"] == "oracle" else agent.refine_iterations,
-        "planner_options": dict(agent.planner_options), "cost_options": agent.cost_options,
-        "model_params": model_params}
+        "refine_iterations": agent.refine_iterations,
+        "planner_options": agent.planner_options, "cost_options": agent.cost_options,
+        "model_params": agent.model_params}
     return env, agent, description
 
 

@@ -114,6 +114,9 @@ class Agent:
         device: torch device of the planner.
     """
 
+    #: True where the observations are true scene states (the oracle), False for frames.
+    reads_state = False
+
     def __init__(self, scene, dynamics, planner: str = DEFAULT_PLANNER, horizon: int | None = None,
                  planner_options: dict | None = None, cost_options: dict | None = None,
                  seed: int = 0, device: str = "cpu"):
@@ -134,8 +137,9 @@ class Agent:
         self.last_state: Tensor | None = None
 
     # ------------------------------------------------------------------ subclass interface
-    def estimate(self, observation: np.ndarray, info: dict) -> Tensor:
-        """The current packed state (n, 4) from an observation (and, for the oracle, info)."""
+    def estimate(self, observation: np.ndarray) -> Tensor:
+        """The current packed state (n, 4) from an observation (a frame; the oracle: the true
+        scene state)."""
         raise NotImplementedError
 
     def goal_from_image(self, image: np.ndarray) -> Tensor:
@@ -152,15 +156,18 @@ class Agent:
         """The action about to be applied (a model agent keeps the last few)."""
 
     # ------------------------------------------------------------------ episode loop
-    def reset(self, observation: np.ndarray, info: dict, goal_from: str, episode_seed: int):
-        """Start an episode: goal (from the goal image or coordinates) and a fresh planner."""
+    def reset(self, observation: np.ndarray, *, goal_image: np.ndarray | None = None,
+              goal_state: np.ndarray | None = None, seed: int = 0) -> None:
+        """Start an episode from its first observation, towards a goal given as an image
+        (encoded like an observation) or as a scene state (true coordinates); ``seed`` seeds the
+        planner's sampling."""
+        if (goal_image is None) == (goal_state is None):
+            raise UserInputError("give the goal either as an image or as a state, not both")
         self.observe_reset(observation)
-        goal_state = np.asarray(info["goal"], dtype=np.float64)
-        if goal_from == "image":
-            image = self.scene.render_states(goal_state)
-            self.goal_positions = self.goal_from_image(image)
+        if goal_image is not None:
+            self.goal_positions = self.goal_from_image(np.asarray(goal_image))
         else:
-            packed = latent_state(self.scene, goal_state)
+            packed = latent_state(self.scene, np.asarray(goal_state, dtype=np.float64))
             self.goal_positions = torch.as_tensor(packed[..., :2], dtype=torch.float32,
                                                   device=self.device)
         # every goal is at rest: move it to the model's nearest rest state (the spring; the
@@ -175,17 +182,20 @@ class Agent:
         try:
             planner = make_planner(self.planner_name, self.dynamics, cost,
                                    self.scene.action_dim, self.horizon, -1.0, 1.0,
-                                   seed=episode_seed, device=self.device,
+                                   seed=seed, device=self.device,
                                    **self.planner_options)
         except TypeError as error:
             raise UserInputError(str(error)) from None
         self.controller = MPCController(planner)
 
-    def act(self, observation: np.ndarray, info: dict) -> tuple[np.ndarray, float]:
-        """Estimate the state and plan; returns (action (d,), milliseconds spent)."""
+    def act(self, observation: np.ndarray) -> tuple[np.ndarray, float]:
+        """Estimate the state from ``observation`` (a frame; the oracle: the true state) and
+        plan; returns (action (d,), milliseconds spent)."""
+        if self.controller is None:
+            raise UserInputError("the agent has no goal yet: reset it with a goal first")
         start = time.perf_counter()
         with torch.no_grad():
-            state = self.estimate(observation, info)
+            state = self.estimate(observation)
         self.last_state = state
         action = self.controller.act(state)
         self.record_action(action)
@@ -206,7 +216,10 @@ class Agent:
 
 class OracleAgent(Agent):
     """Plans on the true simulator (the scene's system with the true parameters, camera,
-    substeps and walls) from the true state in ``info["state"]``."""
+    substeps and walls) from the true state: its observations are scene states
+    (``info["state"]``), not frames."""
+
+    reads_state = True
 
     def __init__(self, scene, set_params: dict[str, float] | None = None, **kwargs):
         cell = oracle_system(scene)
@@ -216,12 +229,12 @@ class OracleAgent(Agent):
         super().__init__(scene, CellDynamics(self.cell, device=kwargs.get("device", "cpu")),
                          **kwargs)
 
-    def estimate(self, observation, info):
-        return torch.as_tensor(latent_state(self.scene, info["state"]), dtype=torch.float32,
-                               device=self.device)
+    def estimate(self, observation):
+        return torch.as_tensor(latent_state(self.scene, np.asarray(observation)),
+                               dtype=torch.float32, device=self.device)
 
     def goal_from_image(self, image):
-        raise UserInputError("the oracle takes its goal from coordinates (--goal-from coords)")
+        raise UserInputError("the oracle takes its goal as a state, not an image")
 
     def render_plan(self, states):
         if self.scene.name == "pendulum":  # the scene's state: (theta, theta_dot)
@@ -342,7 +355,7 @@ class ModelAgent(Agent):
     def record_action(self, action):
         self.past_actions.append(action.detach().to(self.device).float())
 
-    def estimate(self, observation, info):
+    def estimate(self, observation):
         if self._fresh:  # the reset frame was encoded by observe_reset
             self._fresh = False
             if self.filter is not None:
