@@ -209,23 +209,24 @@ class Controller:
 
 
 def _scene_of(env, default_name: str):
-    """The unwrapped scene of ``env`` (a Gymnasium env, a scene, or a name; None: the
-    default scene name with its default parameters)."""
+    """A scene for the agent: the geometry of ``env`` (a Gymnasium env, a scene, or a name;
+    None: the default scene name with its default parameters). A scene instance is copied with
+    its state and goal cleared, so the agent can never read the true state through it."""
+    import copy
+
     import envs
 
-    if env is None:
-        if not default_name:
+    name = default_name if env is None else env
+    if isinstance(name, str):
+        if not name:
             raise UserInputError("this world model does not record its scene: pass env=...")
         try:
-            return envs.make_scene(default_name)
+            return envs.make_scene(name)
         except ValueError as error:
             raise UserInputError(str(error)) from None
-    if isinstance(env, str):
-        try:
-            return envs.make_scene(env)
-        except ValueError as error:
-            raise UserInputError(str(error)) from None
-    return getattr(env, "unwrapped", env)
+    scene = copy.deepcopy(getattr(env, "unwrapped", env))
+    scene.state = scene.goal = None
+    return scene
 
 
 def planner_settings(planner: str | None, horizon, planner_options, cost_options,

@@ -302,9 +302,12 @@ def test_trainer_on_rollouts_with_actions(tmp_path):
     trainer = Trainer(config, rollouts, tmp_path)
     assert trainer.actions is not None and trainer.actions.shape[-1] == 2
     assert len(trainer.valid_frames) == 1  # the last 10 % of the episodes
+    initial_gain = trainer.model.cell.log_gain.detach().clone()
     trainer.fit(progress=False)
     assert np.isfinite(list(trainer.model.params.values())).all()
+    # the actions reached the physics: the learned gain was trained
     assert trainer.model.cell.log_gain.grad is not None
+    assert not torch.equal(trainer.model.cell.log_gain.detach(), initial_gain)
 
 
 def dynamics_phase_on_exact_positions(tmp_path, monkeypatch, scene, steps, *overrides):
