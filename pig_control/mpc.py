@@ -4,6 +4,10 @@
     python -m pig_control.mpc --env spring --model runs/spring/model.pt --set-param k=5 \\
         --env-param k=5 --video spring.gif
 
+The command is a loop over the Python API (:mod:`pig_control.api`): the agent comes from
+``pig_control.make_agent`` (``--model oracle``: ``make_oracle``) and :func:`run_episodes` calls
+its ``predict`` on every frame.
+
 Each control step the agent estimates the state (learned model: encode the newest frame,
 refine the positions by render-and-compare with the model's decoder (``--refine`` steps), and
 update a Kalman filter that predicts with the model, or, for a model with a learned velocity

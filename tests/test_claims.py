@@ -108,17 +108,20 @@ def test_the_model_agent_cannot_read_the_true_state(goal_from):
 
 
 # ---- unsupervised training from frames alone -------------------------------------------------
-#: A short run of the spring's recipe (configs/spring.yaml: autoencoder phase, then the
-#: trajectory fit of the dynamics phase), on 100 sequences of 12 frames.
-SHORT_RUN = ["training.steps=STEPS", "training.autoencoder_steps=AE",
-             "training.dynamics_steps=DYN", "training.autoencoder_frames=FRAMES",
-             "training.batch_size=8", "training.identify_sequences=100",
-             "training.encode_sequences=100", "training.valid_sequences=2"]
+#: A short run of the spring's recipe (configs/spring.yaml: an autoencoder phase, then the
+#: dynamics phase's trajectory fit, its fitted horizon growing over 300 steps) on 100 sequences
+#: of 12 frames. Measured (CPU time, one thread): 20 s autoencoder + 18 s dynamics; k 3.797
+#: (5.1 % low), l 5.985 (0.3 %); with data and model seeds 1 and 2: see the commit message.
+SHORT_RUN = ["training.steps=600", "training.autoencoder_steps=200",
+             "training.dynamics_steps=400", "training.autoencoder_frames=32",
+             "training.batch_size=8", "training.identify_warmup=300",
+             "training.identify_sequences=100", "training.encode_sequences=100",
+             "training.valid_sequences=2"]
 
 
 def test_training_from_frames_alone_recovers_the_spring(tmp_path):
-    """Only frames reach the trainer (the true states and parameters are dropped from the
-    data), and a short run learns the spring constant k and rest length l within 10 %."""
+    """Only frames reach the trainer (the data's true states and parameters are dropped), and a
+    short unsupervised run learns the spring constant k and the rest length l within 10 %."""
     from pig_control.config import load_config
     from pig_control.data import generate_dataset
     from pig_control.train import Trainer
