@@ -88,17 +88,17 @@ class WorldModel:
 
 
 def load_world_model(name_or_path: str | os.PathLike, device: str = "cpu") -> WorldModel:
-    """Load a shipped world model by scene name (``"spring"``, ``"pendulum"``,
-    ``"mnist_spring"``: :func:`shipped_world_models`) or a checkpoint written by
-    ``python -m pig_control.train`` (safe: tensors and plain data only)."""
+    """Load a shipped world model by scene name (a string: ``"spring"``, ``"pendulum"``,
+    ``"mnist_spring"``; :func:`shipped_world_models`) or a checkpoint written by
+    ``python -m pig_control.train`` (a path; safe: tensors and plain data only)."""
     from pig_control.checkpoint import load_model
 
-    text = str(name_or_path)
     shipped = shipped_world_models()
-    if text in shipped:
-        path = shipped[text]
-    else:
-        path = Path(text)
+    if isinstance(name_or_path, str) and name_or_path in shipped:
+        path = shipped[name_or_path]
+    else:  # a path (a Path object always is one)
+        path = Path(name_or_path)
+        text = str(name_or_path)
         if not path.is_file() and path.suffix == "" and os.sep not in text:
             raise UserInputError(f"no shipped world model '{text}' (shipped: "
                                  f"{', '.join(shipped)}) and no such checkpoint file")
