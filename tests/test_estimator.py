@@ -89,11 +89,11 @@ def estimate_after_reset(agent, env, steps: int, seed: int = 3):
     agent.observe_reset(observation)
     zero = np.zeros(env.unwrapped.action_dim, np.float32)
     with torch.no_grad():
-        first = state = agent.estimate(observation, info)
+        first = state = agent.estimate(observation)
         for _ in range(steps):
             observation, _, _, _, info = env.step(zero)
             agent.record_action(torch.as_tensor(zero))
-            state = agent.estimate(observation, info)
+            state = agent.estimate(observation)
     true = torch.as_tensor(info["state"], dtype=torch.float32)
     if (state[:, :2] - true.flip(0)[:, :2]).abs().sum() < (state[:, :2] - true[:, :2]).abs().sum():
         true = true.flip(0)  # the encoder's object order is its own
