@@ -11,6 +11,12 @@ in its observation. :class:`GoalObservation` supplies it in one of two forms:
   and pixels per time unit divided by the image size; pendulum: cos, sin and angular
   velocity over the maximum speed), ``Box(-inf, inf, (2 * F,), float32)``.
 
+Envs without a goal (any Gymnasium env seen through ``pig_control.pixel_env.PixelEnv``, such as
+the DeepMind Control Suite's) get the same two kinds without the goal part: the last ``frames``
+frames, or the env's true state (``info["state"]``: MuJoCo's qpos then qvel). Such an env may
+repeat each action (``action_repeat``, the DMC convention is 2): budgets and ``frames_seen``
+count env frames, every repeated step included, as the field's learning curves do.
+
 Hyperparameters (:data:`HYPERPARAMS`) come from rl-baselines3-zoo (hyperparams/ppo.yml and
 sac.yml) where it has an entry close to the task: PPO from pixels follows zoo's
 ``CarRacing`` entry (the zoo's continuous-control task from pixels: 8 envs, frame stack 2,
@@ -70,10 +76,18 @@ HYPERPARAMS: dict[tuple[str, str], dict] = {
 }
 
 
+def has_goal(scene) -> bool:
+    """Whether the env is one of our goal-conditioned scenes (it can draw its goal)."""
+    return hasattr(scene, "render_states") and hasattr(scene, "goal_distance")
+
+
 def reward_scale(scene) -> float:
     """Training reward = env reward / this: the image size (pixels) for ball scenes, 1 for the
-    pendulum (Gymnasium's own scale, which the zoo tuned for)."""
-    return 1.0 if len(scene.state_shape) == 1 else float(scene.image_size)
+    pendulum (Gymnasium's own scale, which the zoo tuned for) and for envs that are not ours
+    (DMC's rewards are already in [0, 1] per step)."""
+    if not has_goal(scene) or len(scene.state_shape) == 1:
+        return 1.0
+    return float(scene.image_size)
 
 
 def state_features(scene, states: np.ndarray) -> np.ndarray:
@@ -89,7 +103,8 @@ class GoalObservation(gym.Wrapper):
     """Observation = recent frames and goal image (``pixels``), or state and goal (``state``).
 
     Args:
-        env: a PIG scene (wrapped or not); the goal is read from ``info["goal"]`` at reset.
+        env: a PIG scene (wrapped or not), whose goal is read from ``info["goal"]`` at reset,
+            or an env without a goal (:func:`has_goal`), whose observations hold no goal part.
         kind: ``"pixels"`` or ``"state"``.
         frames: frames stacked for ``pixels`` (oldest first; the first frame repeats at reset).
     """
@@ -102,23 +117,31 @@ class GoalObservation(gym.Wrapper):
             raise ValueError(f"frames must be at least 1, got {frames}")
         self.kind, self.frames = kind, frames
         self.scene = env.unwrapped
+        self.goal = has_goal(self.scene)
         self._history: list[np.ndarray] = []
         self._goal: np.ndarray | None = None
         if kind == "pixels":
             h, w, c = env.observation_space.shape
-            self.observation_space = gym.spaces.Box(0, 255, (h, w, c * (frames + 1)), np.uint8)
+            stacked = frames + 1 if self.goal else frames
+            self.observation_space = gym.spaces.Box(0, 255, (h, w, c * stacked), np.uint8)
         else:
-            size = 2 * state_features(self.scene, np.zeros(self.scene.state_shape)).size
+            if self.goal:
+                size = 2 * state_features(self.scene, np.zeros(self.scene.state_shape)).size
+            else:  # the length of the env's true state, from one reset
+                size = len(np.ravel(env.reset()[1].get("state", [])))
+                if size == 0:
+                    raise ValueError(f"{getattr(env, 'env_id', 'this env')} exposes no true "
+                                     "state: use --obs pixels")
             self.observation_space = gym.spaces.Box(-np.inf, np.inf, (size,), np.float32)
 
     def reset(self, **kwargs):
         observation, info = self.env.reset(**kwargs)
-        goal = np.asarray(info["goal"])
         if self.kind == "pixels":
-            self._goal = self.scene.render_states(goal)
             self._history = [observation] * self.frames
-        else:
-            self._goal = state_features(self.scene, goal)
+        if self.goal:
+            goal = np.asarray(info["goal"])
+            self._goal = (self.scene.render_states(goal) if self.kind == "pixels"
+                          else state_features(self.scene, goal))
         return self._observe(observation, info), info
 
     def step(self, action):
@@ -128,7 +151,10 @@ class GoalObservation(gym.Wrapper):
     def _observe(self, frame: np.ndarray, info: dict) -> np.ndarray:
         if self.kind == "pixels":
             self._history = [*self._history[1:], frame]
-            return np.concatenate([*self._history, self._goal], axis=-1)
+            goal = [self._goal] if self.goal else []
+            return np.concatenate([*self._history, *goal], axis=-1)
+        if not self.goal:
+            return np.asarray(info["state"], dtype=np.float32)
         return np.concatenate([state_features(self.scene, info["state"]), self._goal])
 
 
@@ -200,7 +226,8 @@ class Baseline:
     Args:
         algo: ``"ppo"`` or ``"sac"``.
         kind: ``"pixels"`` or ``"state"``.
-        make_env: builds a fresh scene env (with its time limit).
+        make_env: builds a fresh env (with its time limit): one of our scenes, or an env
+            without a goal, possibly repeating actions (its ``action_repeat`` attribute).
         budget: the largest number of env frames it will be trained for (sizes PPO's rollout
             and SAC's buffer).
         seed: seeds SB3 and the training envs (env i of the vector gets ``seed + i``).
@@ -220,8 +247,12 @@ class Baseline:
             raise ValueError(f"unknown observation kind '{kind}'; known: "
                              f"{', '.join(OBSERVATIONS)}")
         self.algo, self.kind, self.frames, self.make_env = algo, kind, frames, make_env
-        n_envs, normalize, kwargs = sb3_kwargs(algo, kind, budget)
-        scale = reward_scale(make_env().unwrapped)
+        probe = make_env()
+        #: env frames per agent step (SB3 counts agent steps)
+        self.action_repeat = int(getattr(probe, "action_repeat", 1))
+        scale = reward_scale(probe.unwrapped)
+        probe.close()
+        n_envs, normalize, kwargs = sb3_kwargs(algo, kind, -(-budget // self.action_repeat))
 
         def training_env():
             wrapped = GoalObservation(make_env(), kind, frames)
@@ -246,18 +277,20 @@ class Baseline:
 
     @property
     def frames_seen(self) -> int:
-        return int(self.model.num_timesteps)
+        """Env frames collected so far (agent steps times the action repeat)."""
+        return int(self.model.num_timesteps) * self.action_repeat
 
     def train_to(self, env_frames: int, progress: bool = True) -> None:
         """Train until at least ``env_frames`` env frames have been collected in all."""
-        remaining = env_frames - self.frames_seen
+        remaining = -(-(env_frames - self.frames_seen) // self.action_repeat)  # agent steps
         if remaining <= 0:
             return
         start = time.perf_counter()
-        callback = _ProgressCallback(env_frames, f"{self.name} frames") if progress else None
+        steps_to = int(self.model.num_timesteps) + remaining
+        callback = _ProgressCallback(steps_to, f"{self.name} steps") if progress else None
         rate = self.model.learning_rate
         if isinstance(rate, WholeBudgetLinear):  # SB3 measures progress within this call only
-            self.model.lr_schedule = WholeBudgetLinear(rate.start, rate.budget, env_frames)
+            self.model.lr_schedule = WholeBudgetLinear(rate.start, rate.budget, steps_to)
         if self.log_dir is not None:  # one folder per call: SB3's CSV logger truncates its file
             folder = Path(self.log_dir) / f"frames_{self.frames_seen}_{env_frames}"
             self.model.set_logger(configure(str(folder), ["csv", *_tensorboard()]))
@@ -269,25 +302,31 @@ class Baseline:
 
     def evaluate(self, episodes: int, seed: int, max_steps: int | None = None) -> list[dict]:
         """Deterministic episodes; episode i resets with ``seed + i`` (as ``pig_control.mpc``).
-        Returns per episode: seed, success (``info["is_success"]`` at the final step),
-        final_distance (the env's goal distance), return (the env's own reward), steps."""
+        Returns per episode: seed, success (``info["is_success"]`` at the final step; None
+        where the env defines no success), final_distance (the env's goal distance; None
+        without a goal), return (the env's own reward, summed over every env step), steps
+        (agent steps; ``max_steps`` caps them, None: until the env's time limit ends it)."""
         env = GoalObservation(self.make_env(), self.kind, self.frames)
-        scene = env.unwrapped
+        scene, goal = env.unwrapped, env.goal
+        limit = max_steps or (scene.max_episode_steps if goal else None)
         results = []
         for i in range(episodes):
             observation, info = env.reset(seed=seed + i)
+            defines_success = goal or bool(getattr(env.env, "has_success", False))
             total, steps = 0.0, 0
-            for _ in range(max_steps or scene.max_episode_steps):
+            while limit is None or steps < limit:
                 action, _ = self.model.predict(observation, deterministic=True)
                 observation, reward, terminated, truncated, info = env.step(action)
                 total += float(reward)
                 steps += 1
                 if terminated or truncated:
                     break
-            results.append({"seed": seed + i, "success": bool(info["is_success"]),
-                            "final_distance": float(scene.goal_distance(info["state"],
-                                                                        info["goal"])),
-                            "return": total, "steps": steps})
+            distance = (float(scene.goal_distance(info["state"], info["goal"])) if goal
+                        else None)
+            results.append({"seed": seed + i,
+                            "success": bool(info["is_success"]) if defines_success else None,
+                            "final_distance": distance, "return": total, "steps": steps})
+        env.close()
         return results
 
     def save(self, path: str | Path) -> None:
@@ -353,7 +392,7 @@ def pickled_fields(path: str | Path) -> list[str]:
 
 
 class _ProgressCallback(BaseCallback):
-    """A tqdm bar of env frames collected, towards ``total``."""
+    """A tqdm bar of agent steps taken (SB3's timesteps), towards ``total``."""
 
     def __init__(self, total: int, desc: str):
         super().__init__()
@@ -361,7 +400,7 @@ class _ProgressCallback(BaseCallback):
 
     def _on_training_start(self) -> None:
         self.bar = tqdm(total=self.total, initial=self.model.num_timesteps, desc=self.desc,
-                        leave=False, unit="frame")
+                        leave=False, unit="step")
 
     def _on_step(self) -> bool:
         if self.n_calls % 64 == 0:

@@ -40,6 +40,16 @@ Long runs can be resumed: rows and SB3 checkpoints go to ``--out`` as they are m
 lock). SB3 zips are loaded only when ``manifest.json`` beside them, written by this tool when it
 saved them, lists their sha256; nothing in them is unpickled (:meth:`agents.sb3.Baseline.load`).
 
+Envs that are not ours (any Gymnasium id with pixels, e.g. ``dm_control/pendulum-swingup-v0``)
+are seen through :func:`pig_control.pixel_env.make_pixel_env` at ``--size`` pixels (64) with
+``--action-repeat`` (2, the DMC convention); budgets and ``env_frames`` count every env step.
+Such envs have no goal: the SB3 agents see the last frames (``pixels``) or the simulator's state
+(``state``), success and final distance are null where the env does not define them, and the
+JSON's ``frames_to_return`` gives the fewest frames at which each agent's mean return reached
+``--return-threshold``. The oracle row on DMC is :mod:`pig_control.control.dmc_oracle`; the plot
+shows return against frames with the published DreamerV3, DrQ-v2 and SAC curves
+(:mod:`pig_control.anchors`).
+
 Each agent is one unit of :mod:`pig_control.fanout` (the oracle, each PIG model, each SB3 agent
 through all its budgets, which continue one another): one after another here, or as Ray tasks
 with ``--ray`` / ``--ray-address``; its rows are added to ``--out`` as it finishes. ``--device
@@ -132,6 +142,17 @@ def mpc_row(agent_name: str, agent, env, settings: dict, env_frames: int, wall_s
             "wall_s": wall_s, "eval_s": time.perf_counter() - start, "model": model}
 
 
+def task_env(settings: dict):
+    """The env of a comparison: one of our scenes as ``pig_control.mpc`` makes it, or any other
+    id through :func:`pig_control.pixel_env.make_pixel_env` (``size``, ``action_repeat``)."""
+    from pig_control.pixel_env import is_own_scene, make_pixel_env, resolve_env_id
+
+    if is_own_scene(resolve_env_id(settings["env"])):
+        return make_env(settings["env"], {})
+    return make_pixel_env(settings["env"], size=settings["size"],
+                          action_repeat=settings["action_repeat"])
+
+
 def outcomes(results: list[dict]) -> dict:
     """A row's summary of its episodes: means, intervals and the per-episode outcomes."""
     return {**summarize(results), "intervals": episode_summary(results), "episodes": results}
@@ -175,9 +196,29 @@ def oracle_unit(settings: dict, key: dict) -> list[dict]:
     from pig_control.api import make_oracle
     from pig_control.control.agent import DEFAULT_PLANNER
 
+    if settings["foreign"]:
+        return [{**dmc_oracle_row(settings), "key": key}]
     env = make_env(settings["env"], {})
     agent = make_oracle(env, planner=DEFAULT_PLANNER, device=settings["device"])
     return [{**mpc_row("oracle", agent, env, settings, 0, 0.0, "oracle"), "key": key}]
+
+
+def dmc_oracle_row(settings: dict) -> dict:
+    """The DMC oracle's row (:mod:`pig_control.control.dmc_oracle`, its default planner)."""
+    from pig_control.control import dmc_oracle
+
+    start = time.perf_counter()
+    env, oracle, _, _ = dmc_oracle.build(settings["env"], action_repeat=settings["action_repeat"])
+    try:
+        results = dmc_oracle.run_episodes(env, oracle, settings["episodes"], settings["seed"],
+                                          progress=not settings["quiet"])
+    finally:
+        env.close()
+    results = [{"seed": r["seed"], "success": r["success"], "final_distance": None,
+                "return": r["return"], "steps": r["control_steps"],
+                "ms_per_step": r["ms_per_step"]} for r in results]
+    return {"agent": "oracle", "env_frames": 0, **outcomes(results), "wall_s": 0.0,
+            "eval_s": time.perf_counter() - start, "model": "oracle"}
 
 
 def pig_unit(settings: dict, key: dict, model_arg: str | None, frames: int | None,
@@ -206,7 +247,7 @@ def sb3_unit(settings: dict, algo: str, kind: str, budgets: list[int], out_dir: 
     from agents.sb3 import Baseline
 
     def new_env():
-        return make_env(settings["env"], {})
+        return task_env(settings)
 
     name = f"{algo}-{kind}"
     agent_dir = Path(out_dir) / name
@@ -271,12 +312,12 @@ def clear_earlier_work(out_dir: Path, resume: bool, overwrite: bool) -> None:
             path.unlink()
 
 
-def frames_to_success(rows: list[dict], threshold: float) -> dict:
-    """Per agent (pig-mpc: over its models), the fewest env frames with success >= threshold;
-    None when no row reached it."""
+def frames_to_success(rows: list[dict], threshold: float, measure: str = "success_rate") -> dict:
+    """Per agent (pig-mpc: over its models), the fewest env frames with ``measure`` (a row's
+    ``success_rate`` or ``mean_return``) >= threshold; None when no row reached it."""
     out: dict[str, int | None] = {}
     for row in rows:
-        reached = row["success_rate"] >= threshold
+        reached = row[measure] is not None and row[measure] >= threshold
         best = out.get(row["agent"])
         if reached and (best is None or row["env_frames"] < best):
             out[row["agent"]] = row["env_frames"]
@@ -286,17 +327,27 @@ def frames_to_success(rows: list[dict], threshold: float) -> dict:
 
 
 def plot(rows: list[dict], path: str, env_name: str, threshold: float,
-         overwrite: bool = False) -> None:
-    """Success rate against env frames (log scale); the oracle as a horizontal line."""
+         overwrite: bool = False, measure: str = "success_rate") -> None:
+    """Success rate (or, for envs without one, ``measure="mean_return"``) against env frames
+    (log scale); the oracle as a horizontal line; on DMC tasks the published pixel agents'
+    curves (:mod:`pig_control.anchors`) in grey."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from pig_control.anchors import LABELS, learning_curves, task_of
+
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    task = task_of(env_name)
+    if measure == "mean_return" and task is not None:
+        for (method, curve), shade in zip(learning_curves(task).items(),
+                                          ("0.35", "0.55", "0.75"), strict=False):
+            ax.plot(curve["frames"], curve["mean_return"], color=shade, lw=1.5, ls="-.",
+                    label=f"{LABELS[method]} (published, {curve['seeds']} seeds)")
     agents = list(dict.fromkeys(r["agent"] for r in rows))
     for name in agents:
-        points = sorted((r["env_frames"], r["success_rate"]) for r in rows if r["agent"] == name)
+        points = sorted((r["env_frames"], r[measure]) for r in rows if r["agent"] == name)
         if name == "oracle":
             ax.axhline(points[0][1], color="k", ls="--", lw=1, label="oracle (true simulator)")
             continue
@@ -306,10 +357,12 @@ def plot(rows: list[dict], path: str, env_name: str, threshold: float,
                 label=f"{name} (true state)" if name.endswith("-state") else name)
     ax.axhline(threshold, color="grey", ls=":", lw=1)
     ax.set_xscale("log")
-    ax.set_ylim(-0.03, 1.03)
+    if measure == "success_rate":
+        ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("environment frames learned from")
-    ax.set_ylabel("success rate")
-    ax.set_title(f"{env_name}: success against environment frames")
+    ax.set_ylabel("success rate" if measure == "success_rate" else "mean return")
+    ax.set_title(f"{env_name}: {'success' if measure == 'success_rate' else 'return'} "
+                 "against environment frames")
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
@@ -319,7 +372,8 @@ def plot(rows: list[dict], path: str, env_name: str, threshold: float,
 
 
 def _print_row(row: dict) -> None:
-    print(f"{row['agent']:<13}{row['env_frames']:>10}{row['success_rate']:>9.2f}"
+    rate = "-" if row["success_rate"] is None else f"{row['success_rate']:.2f}"
+    print(f"{row['agent']:<13}{row['env_frames']:>10}{rate:>9}"
           f"{row['mean_return']:>11.2f}{row['wall_s']:>9.0f}", flush=True)
 
 
@@ -328,8 +382,13 @@ def build_parser():
 
     parser = make_parser("pig_control.compare", "PIG-MPC against stable-baselines3 agents and "
                          "the oracle on the same episodes: success against env frames.")
-    parser.add_argument("--env", required=True, help="scene with a control task: spring, "
-                        "pendulum, mnist_spring, bouncing, gravity")
+    parser.add_argument("--env", required=True, help="scene with a control task (spring, "
+                        "pendulum, mnist_spring, bouncing, gravity) or any Gymnasium id with "
+                        "pixels, e.g. dm_control/pendulum-swingup-v0")
+    parser.add_argument("--size", type=int, default=None, metavar="PX",
+                        help="frame side for envs that are not ours (default 64)")
+    parser.add_argument("--action-repeat", type=int, default=None, metavar="K",
+                        help="env steps per action for envs that are not ours (default 2)")
     parser.add_argument("--algos", default="ppo,sac", help=f"subset of {','.join(ALGOS)}, "
                         "comma-separated (empty: none)")
     parser.add_argument("--obs", default=",".join(OBSERVATIONS),
@@ -346,13 +405,16 @@ def build_parser():
     parser.add_argument("--train-seed", type=int, default=0,
                         help="seed of the learners' data and training (a tuning seed, below "
                         f"{REPORTING_SEED}; default 0)")
-    parser.add_argument("--pig-models", default="pretrained", metavar="M[,M,...]",
+    parser.add_argument("--pig-models", default=None, metavar="M[,M,...]",
                         help="PIG world models to evaluate: pretrained and/or checkpoint paths "
-                        "(empty: none)")
+                        "(empty: none; default: pretrained where a model ships for the env)")
     parser.add_argument("--pig-frames", default="", metavar="N[,N,...]",
                         help="also train PIG control models from N env frames each (minutes)")
     parser.add_argument("--no-oracle", action="store_true", help="skip the oracle row")
     parser.add_argument("--success-threshold", type=float, default=0.9)
+    parser.add_argument("--return-threshold", type=float, default=800.0,
+                        help="for envs without a success criterion (DMC): the mean return "
+                        "frames_to_return counts frames to (default 800)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="rows, SB3 checkpoints and training logs (progress.csv; TensorBoard "
                         "when installed) (default "
@@ -400,9 +462,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if set(max_frames) - known_agents:
         raise UserInputError(f"--max-frames: unknown agent {sorted(set(max_frames) - known_agents)}"
                              f"; known: {', '.join(sorted(known_agents))}")
-    pig_models = [m.strip() for m in args.pig_models.split(",") if m.strip()]
-    env = make_env(args.env, {})
+    from pig_control.pixel_env import DMC_PREFIX, is_own_scene, resolve_env_id
+
+    foreign = not is_own_scene(resolve_env_id(args.env))
+    if not foreign and (args.size is not None or args.action_repeat is not None):
+        raise UserInputError("--size and --action-repeat apply to envs that are not ours")
+    env = task_env({"env": args.env, "size": args.size,
+                    "action_repeat": 2 if args.action_repeat is None else args.action_repeat})
     scene = env.unwrapped
+    env_name = args.env if foreign else scene.name
+    if args.pig_models is None:
+        shipped = not foreign and (PRETRAINED_DIR / f"{env_name}_control.pt").is_file()
+        args.pig_models = "pretrained" if shipped else ""
+    pig_models = [m.strip() for m in args.pig_models.split(",") if m.strip()]
+    if foreign and (pig_models or pig_frames):
+        raise UserInputError(f"--pig-models / --pig-frames: compare has no PIG world model for "
+                             f"{args.env} yet (the SB3 agents and the oracle run)")
+    if foreign and not args.no_oracle and not args.env.startswith(DMC_PREFIX):
+        raise UserInputError(f"no oracle for {args.env} (oracles exist for our scenes and DMC "
+                             f"pendulum and cartpole): pass --no-oracle")
     for model in pig_models:  # fail before any long work
         if model == "pretrained" and not (PRETRAINED_DIR / f"{scene.name}_control.pt").is_file():
             raise UserInputError(f"no shipped control model for {scene.name}: drop "
@@ -417,15 +495,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  f"(about {2 * (steps + 1)} frames)")
     plot_path = args.plot or (str(Path(args.json).with_suffix(".png")) if args.json else None)
     check_outputs((args.json, plot_path), args.overwrite)
-    out_dir = Path(args.out or Path("runs") / "compare" / scene.name)
+    out_dir = Path(args.out or Path("runs") / "compare" / env_name.replace("/", "_"))
     resources = fanout.unit_resources(args, args.device == "cuda")
     fanout.check_placeable([fanout.Unit("agent", oracle_unit, **resources)], spread)
     with locked(out_dir), RaiseOnStop():
         clear_earlier_work(out_dir, args.resume, args.overwrite)
         try:
-            return compare_in(out_dir, args, argv, env, Plan(
+            return compare_in(out_dir, args, argv, env_name, Plan(
                 algos, kinds, budgets, max_frames, pig_models, pig_frames, plot_path, spread,
-                resources))
+                resources, foreign))
         except Interrupted as stop:
             resume = shlex.join([*command_argv("pig_control.compare", argv),
                                  *([] if args.resume else ["--resume"])])
@@ -447,14 +525,14 @@ class Plan:
     plot_path: str | None
     fanout: fanout.FanOut
     resources: dict
+    foreign: bool = False
 
 
-def compare_in(out_dir: Path, args, argv, env, plan: Plan) -> int:
+def compare_in(out_dir: Path, args, argv, env_name: str, plan: Plan) -> int:
     """The body of :func:`main`, run while this process holds the lock of ``out_dir``."""
     from agents.sb3 import HYPERPARAMS
     from pig_control.control.agent import DEFAULT_PLANNER
 
-    scene = env.unwrapped
     algos, kinds, budgets, max_frames = plan.algos, plan.kinds, plan.budgets, plan.max_frames
     pig_models, pig_frames, plot_path = plan.pig_models, plan.pig_frames, plan.plot_path
     log = RowLog(out_dir, args.resume)
@@ -464,7 +542,9 @@ def compare_in(out_dir: Path, args, argv, env, plan: Plan) -> int:
 
     settings = {"env": args.env, "episodes": args.episodes, "seed": args.seed,
                 "train_seed": args.train_seed, "quiet": args.quiet or plan.fanout.uses_ray,
-                "device": args.device, "resume": args.resume}
+                "device": args.device, "resume": args.resume, "foreign": plan.foreign,
+                "size": args.size,
+                "action_repeat": 2 if args.action_repeat is None else args.action_repeat}
     wanted: list[dict] = []  # the rows this run asks for (found in the log or made now)
     units: list = []
 
@@ -505,11 +585,16 @@ def compare_in(out_dir: Path, args, argv, env, plan: Plan) -> int:
         return 1
     rows = [{k: v for k, v in r.items() if k != "key"}
             for key in wanted for r in log.rows if r["key"] == key]
+    by_return = any(r["success_rate"] is None for r in rows)  # an env without success (DMC)
     report = {
         "rows": rows,
         "frames_to_success": frames_to_success(rows, args.success_threshold),
         "success_threshold": args.success_threshold,
-        "env": scene.name, "episodes": args.episodes, "seed": args.seed,
+        **({"frames_to_return": frames_to_success(rows, args.return_threshold, "mean_return"),
+            "return_threshold": args.return_threshold,
+            "size": settings["size"] or 64, "action_repeat": settings["action_repeat"]}
+           if plan.foreign else {}),
+        "env": env_name, "episodes": args.episodes, "seed": args.seed,
         "train_seed": args.train_seed,
         "steps": budgets, "planner": DEFAULT_PLANNER,
         "hyperparameters": {f"{a}-{k}": {n: str(v) for n, v in HYPERPARAMS[(a, k)].items()}
@@ -517,13 +602,17 @@ def compare_in(out_dir: Path, args, argv, env, plan: Plan) -> int:
         "provenance": provenance("pig_control.compare", argv, inputs=sorted(
             {r["model"] for r in rows if r["agent"] == "pig-mpc" and Path(r["model"]).is_file()})),
     }
-    print("frames to reach success " f"{args.success_threshold:.0%}: " + ", ".join(
-        f"{a} {'not reached' if n is None else n}"
-        for a, n in report["frames_to_success"].items()))
+    reached, target = ((report["frames_to_return"], f"return {args.return_threshold:g}")
+                       if by_return else
+                       (report["frames_to_success"], f"success {args.success_threshold:.0%}"))
+    print(f"frames to reach {target}: " + ", ".join(
+        f"{a} {'not reached' if n is None else n}" for a, n in reached.items()))
     if args.json:
         write_json(args.json, report, overwrite=args.overwrite)
     if plot_path and rows:
-        plot(rows, plot_path, scene.name, args.success_threshold, overwrite=args.overwrite)
+        plot(rows, plot_path, env_name,
+             args.return_threshold if by_return else args.success_threshold,
+             overwrite=args.overwrite, measure="mean_return" if by_return else "success_rate")
         print(f"plot: {plot_path}")
     return 0
 

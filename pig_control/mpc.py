@@ -237,12 +237,15 @@ def _labels(names: Sequence[str], panel_width: int, gap: int, height: int = 14) 
 
 
 def summarize(results: list[dict]) -> dict:
-    """Means over episodes, and the median ``ms_per_step`` where episodes record one."""
-    summary = {
-        "success_rate": float(np.mean([r["success"] for r in results])),
-        "mean_final_distance": float(np.mean([r["final_distance"] for r in results])),
-        "mean_return": float(np.mean([r["return"] for r in results])),
-    }
+    """Means over episodes, and the median ``ms_per_step`` where episodes record one; the
+    success rate and final distance are None where the env defines no success or goal."""
+
+    def mean(key: str) -> float | None:
+        values = [r[key] for r in results]
+        return None if None in values else float(np.mean(values))
+
+    summary = {"success_rate": mean("success"), "mean_final_distance": mean("final_distance"),
+               "mean_return": mean("return")}
     if all("ms_per_step" in r for r in results):
         summary["ms_per_step"] = float(statistics.median(
             r["ms_per_step"] for r in results)) if results else float("nan")

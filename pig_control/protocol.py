@@ -141,17 +141,21 @@ def _interval_key(method: str, confidence: float) -> str:
 def episode_summary(episodes: Sequence[dict], confidence: float = CONFIDENCE) -> dict:
     """Intervals of a list of per-episode outcomes (each with ``seed``, ``success``,
     ``final_distance``, ``return``): success with Wilson, the two means with the bootstrap, and
-    which seed set the episodes come from."""
+    which seed set the episodes come from. An env without a success criterion or a goal (DMC)
+    records ``None`` for those outcomes; their summaries are then ``None``."""
     if not episodes:
         raise UserInputError("no episodes to summarize")
     seeds = [int(e["seed"]) for e in episodes]
     splits = {seed_split(s, 1) for s in seeds}
+    successes = [e["success"] for e in episodes]
+    distances = [e["final_distance"] for e in episodes]
     return {
         "seeds": splits.pop() if len(splits) == 1 else "mixed",
         "first_seed": min(seeds),
         "confidence": confidence,
-        "success": success_summary([e["success"] for e in episodes], confidence),
-        "final_distance": mean_summary([e["final_distance"] for e in episodes], confidence),
+        "success": (None if None in successes else success_summary(successes, confidence)),
+        "final_distance": (None if None in distances
+                           else mean_summary(distances, confidence)),
         "return": mean_summary([e["return"] for e in episodes], confidence),
     }
 
