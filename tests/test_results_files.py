@@ -13,19 +13,21 @@ RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 FILES = sorted(p for p in RESULTS.iterdir() if p.name != "README.md")
 
 
-def _seeds(value):
-    """Every episode seed a results file names, wherever it sits in the JSON."""
+def _seeds(value, in_episodes=False):
+    """Every episode seed a results file names: the ``seed`` of each entry of an ``episodes``
+    list and every ``first_seed``, wherever they sit in the JSON. Training seeds (a robustness
+    run's ``seed``, a model's training seed) are not episode seeds and are not collected."""
     if isinstance(value, dict):
         for key, item in value.items():
-            if key in ("seed", "first_seed") and isinstance(item, int):
+            if key == "first_seed" and isinstance(item, int):
                 yield item
-            elif key == "seeds" and isinstance(item, list):
-                yield from (s for s in item if isinstance(s, int))
+            elif key == "seed" and in_episodes and isinstance(item, int):
+                yield item
             elif key != "provenance":
-                yield from _seeds(item)
+                yield from _seeds(item, key == "episodes")
     elif isinstance(value, list):
         for item in value:
-            yield from _seeds(item)
+            yield from _seeds(item, in_episodes)
 
 
 def test_only_json_results_and_the_readme():
@@ -51,7 +53,8 @@ def test_readme_lists_every_results_file():
     assert [p.name for p in FILES if f"`{p.name}`" not in readme] == []
 
 
-def test_seed_finder_sees_nested_episode_seeds():
-    report = {"provenance": {"argv": ["--seed", "0"]},
-              "rows": [{"episodes": [{"seed": 3}]}, {"seeds": [10**6, 7]}]}
+def test_seed_finder_sees_nested_episode_seeds_and_not_training_seeds():
+    report = {"provenance": {"argv": ["--seed", "0"]}, "runs": [{"scene": "spring", "seed": 0}],
+              "models": [{"seed": 1, "episodes": [{"seed": 3}, {"seed": 10**6}]}],
+              "intervals": {"first_seed": 7}}
     assert sorted(_seeds(report)) == [3, 7, 10**6]
