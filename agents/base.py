@@ -177,8 +177,8 @@ class Planner(abc.ABC):
         device: device for all planner tensors.
         dtype: floating dtype for all planner tensors.
         threads: torch intra-op threads while planning (the previous setting is restored
-            afterwards). Planning tensors are tiny; on a busy 2-core CPU a second thread made
-            plans 5-50 times slower. None leaves torch's setting alone.
+            afterwards). Planning tensors are tiny, so on a busy CPU more threads add
+            synchronisation, not speed. None leaves torch's setting alone.
 
     Attributes:
         last_plan_ms: wall-clock milliseconds of the last :meth:`plan` call.

@@ -4,7 +4,7 @@
 and records mean return and median planning milliseconds per control step.
 
     python benchmarks/dmc_oracle_tuning.py --env dm_control/pendulum-swingup-v0 --episodes 2 \\
-        --out benchmarks/results/dmc_oracle_tuning_pendulum.json
+        --out benchmarks/tuning/dmc_oracle_tuning_pendulum.json
 
 A configuration is ``PLANNER:HORIZON:REPEAT[:SUBSTEPS][:key=value,...]``; the defaults below are
 the ones compared in docs/dmc.md. Results are written after every configuration (an existing

@@ -1,7 +1,7 @@
 """Control from pixels before and after ``python -m pig_control.recalibrate``, same episodes.
 
     python benchmarks/recalibration.py [--original-rev 60b3aff]
-        [--out benchmarks/results/recalibration.json]
+        [--out benchmarks/tuning/recalibration.json]
 
 For the digits and the spring: the control model as trained (the shipped file at git revision
 ``--original-rev``, before any recalibration), recalibrated here on its own training rollouts
@@ -11,8 +11,9 @@ episodes: the digits on six blocks, the spring at k = 4 and adapted to k = 8 on 
 Writes the parameters of both models, the success counts, per task the paired comparison of
 the two models on the same episodes (:func:`pig_control.protocol.compare_paired`) and the
 provenance (with the sha256 of both original models and the rollouts). These are tuning seeds
-(< 10**6): this benchmark decided to ship the recalibrated models. Single-threaded; about 20
-minutes on a 2-core CPU. Needs a git checkout (for the original models).
+(< 10**6): the benchmark exists to decide whether to ship the recalibrated models, so it writes
+to ``benchmarks/tuning/``. Single-threaded; about 20 minutes on a 2-core CPU. Needs a git
+checkout (for the original models).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--original-rev", default="60b3aff",
                         help="git revision whose shipped models are the trained originals")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/recalibration.json"))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/tuning/recalibration.json"))
     args = parse_benchmark_args(parser, argv, __file__)
     start = time.perf_counter()
     report = {"original_rev": args.original_rev, "models": {}, "rows": [], "comparisons": []}

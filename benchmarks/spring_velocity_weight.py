@@ -1,7 +1,7 @@
-"""The spring's speed weight in the MPC cost: 0.3 (the default) against 1.0 (the former one).
+"""The spring's speed weight in the MPC cost: 0.3 (the default) against 1.0.
 
     python benchmarks/spring_velocity_weight.py
-        [--out benchmarks/results/spring_velocity_weight.json]
+        [--out benchmarks/tuning/spring_velocity_weight.json]
 
 Runs ``python -m pig_control.mpc`` on the spring with ``--cost-option velocity_weight=W`` for
 both weights over the same seeded episodes: the oracle (true simulator, true state) at k = 4 and
@@ -10,8 +10,9 @@ with the true spring stiffened to k = 8, on seeds 0-399; the shipped model from 
 ``--set-param k=8`` (seeds 0-499). Writes the success counts per seed block and in total, the
 success with its Wilson 95 % interval, and per task the paired comparison of the two weights on
 the same episodes (:func:`pig_control.protocol.compare_paired`: McNemar, paired bootstrap).
-These are tuning seeds (< 10**6): this benchmark chose the default weight, so its figures are not
-reporting figures. Single-threaded; about 20 minutes on a 2-core CPU.
+These are tuning seeds (< 10**6): the benchmark exists to choose the default weight, so its
+figures are not reporting figures and it writes to ``benchmarks/tuning/``. Single-threaded;
+about 20 minutes on a 2-core CPU.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def episodes(args: list[str], seed: int) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/"
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/tuning/"
                                              "spring_velocity_weight.json"))
     args = parse_benchmark_args(parser, argv, __file__)
     start = time.perf_counter()

@@ -220,9 +220,10 @@ class TrainingConfig(_Section):
             owns an equal share of each frame's foreground.
         clip: element-wise gradient clip (the paper: 1.0; 0 = off).
         clip_physics: clip the physical parameters' gradients in the dynamics phase too (the
-            paper's clip, and how the shipped control models were trained). Off in the scene
-            configs: the trajectory fit's gradient oscillates and the clipped oscillation has
-            another fixed point (g settled 4 % low; the digits' k went to 32.8).
+            paper's clip). Off in the configs of the scenes with parameters to learn and in the
+            digits' control config: the trajectory fit's gradient oscillates, and the clipped
+            oscillation has another fixed point, a few per cent off the truth
+            (docs/guide/training.md).
         log_every: steps between CSV rows.
         checkpoint_every: steps between checkpoints.
         valid_sequences: validation sequences scored at every checkpoint (0: none).
@@ -394,8 +395,8 @@ def load_config(name_or_path: str | os.PathLike, overrides: list[str] | None = N
 #: Bytes per pixel of one frame through the encoder and decoder with gradients kept for the
 #: backward pass: per U-Net base channel, and per object mask (background included). Fitted to
 #: the peak resident memory of single steps on CPU (``benchmarks/training_memory.py``: 32 px,
-#: 4 to 16 channels, 2 and 3 objects; 64 px, 16 channels): the estimates were 0.90 to 1.06
-#: times the measurements.
+#: 4 to 16 channels, 2 and 3 objects; 64 px, 16 channels; the estimates against the measured
+#: peaks are in ``benchmarks/results/training_memory.json``).
 BYTES_PER_PIXEL_PER_CHANNEL = 80
 BYTES_PER_PIXEL_PER_OBJECT = 110
 #: A joint-phase frame also carries the dynamics and the segmentation of a few frames.

@@ -6,13 +6,13 @@ frame); the physics cell rolls it forward over the whole chunk, and the squared 
 encoder's positions at every frame is minimised over the initial states and the physical
 parameters together. Noise in the encoded positions then only enters as observation noise, so
 the parameters come out unbiased; estimating velocities from a few noisy frames first (the
-paper's way) biases them (a 0.06 px encoder error gives about 7 % on the spring constant).
+paper's way) biases them (a few hundredths of a pixel of encoder error shift the spring
+constant by several per cent).
 
 The fitted horizon grows from a few frames to whole chunks (:func:`fit_horizon`). Over a short
 horizon the loss is nearly quadratic in the parameters; over a long one it has a local minimum
 wherever a wrong oscillation frequency or a collapsed spring fits part of the chunk, and a fit
-started from arbitrary parameters can lock onto one (measured: the digits' k stuck at 9.8 and
-19.6 of 2; the balls on a spring collapsed to k = 0.01).
+started from arbitrary parameters can lock onto one (docs/guide/training.md).
 """
 
 from __future__ import annotations

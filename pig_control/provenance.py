@@ -14,8 +14,9 @@
      "machine": {...},                                          # machine_description()
      "time_utc": "2026-12-02T05:00:00Z"}
 
-The tree is "clean" when ``git status`` lists no change outside ``benchmarks/results/`` (the
-results files are outputs: a benchmark writing several of them stays clean). Benchmarks call
+The tree is "clean" when ``git status`` lists no change outside ``benchmarks/results/`` and
+``benchmarks/tuning/`` (results and tuning files are outputs: a benchmark writing several of
+them stays clean). Benchmarks call
 :func:`require_clean_tree`, which refuses a dirty tree unless the user passed ``--allow-dirty``;
 the block then records ``allow_dirty: true`` and the changed files.
 
@@ -40,7 +41,7 @@ from pig_control.errors import UserInputError
 #: The repository the package runs from (a git checkout in development, else site-packages).
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Changes under these repository paths do not make the tree dirty: they are results, not code.
-OUTPUT_DIRS = ("benchmarks/results/",)
+OUTPUT_DIRS = ("benchmarks/results/", "benchmarks/tuning/")
 #: Distributions whose versions can change a figure.
 PACKAGES = ("pig_control", "torch", "numpy", "scipy", "numba", "gymnasium", "stable-baselines3",
             "cma", "scikit-image", "mujoco", "shimmy", "dm-control", "ray")

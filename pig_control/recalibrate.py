@@ -7,9 +7,10 @@ Training identifies the physical parameters (a spring's k and l, the action gain
 encoder's positions. The controller (:class:`pig_control.control.agent.ModelAgent`) refines
 those positions by render-and-compare (:func:`pig_control.model.decoder.fit_positions`), and
 where the encoder's error depends on the configuration the two coordinate systems disagree:
-on the digits the encoder reads the pair's rest separation as 23.5 px, the refined positions as
-24.0 px (true 24), so a model whose rest length was fitted to the former pulls the digits
-towards a state that is not at rest in the latter. This command encodes and refines the same
+on the digits the encoder reads the pair's rest separation about half a pixel short, the refined
+positions close to the truth (``benchmarks/results/rest_separation.json``), so a model whose
+rest length was fitted to the former pulls the digits towards a state that is not at rest in
+the latter. This command encodes and refines the same
 training frames again (no new data: ``env_frames`` is unchanged) and fits the physical
 parameters to them by the trajectory fit of training (:class:`pig_control.identify.TrajectoryFit`:
 every chunk of frames away from the walls gets its own initial state, the cell rolls it

@@ -27,11 +27,11 @@ def _script(name):
 
 
 def test_every_script_is_covered():
-    assert set(SCRIPTS) == {"control_models_summary", "dataset_speed", "dmc_frames", "dmc_oracle_tuning", "extrapolation",
-                            "fanout_timing", "gpu_check", "mpc_results", "planner_speed",
-                            "recalibration",
-                            "refine_accuracy", "rest_separation", "robustness",
-                            "spring_velocity_weight", "training_memory", "training_speed"}
+    assert set(SCRIPTS) == {"control_models_summary", "dataset_speed", "dmc_frames",
+                            "dmc_oracle_tuning", "extrapolation", "fanout_timing", "gpu_check",
+                            "mpc_results", "planner_speed", "recalibration", "refine_accuracy",
+                            "rest_separation", "robustness", "spring_velocity_weight",
+                            "training_memory", "training_speed"}
 
 
 @pytest.mark.parametrize("name", SCRIPTS)

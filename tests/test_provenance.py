@@ -29,9 +29,11 @@ def repo(tmp_path):
 def test_clean_tree_then_code_change_is_dirty_and_refused(repo):
     state = provenance.require_clean_tree(False, repo)
     assert len(state["commit"]) == 40 and state["clean_tree"] is True
-    # results files are outputs: writing them keeps the tree clean
+    # results and tuning files are outputs: writing them keeps the tree clean
     (repo / "benchmarks" / "results" / "old.json").write_text('{"new": 1}\n')
     (repo / "benchmarks" / "results" / "new.json").write_text("{}\n")
+    (repo / "benchmarks" / "tuning").mkdir()
+    (repo / "benchmarks" / "tuning" / "choice.json").write_text("{}\n")
     assert provenance.git_state(repo)["clean_tree"] is True
     (repo / "code.py").write_text("x = 2\n")
     (repo / "extra.py").write_text("")

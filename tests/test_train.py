@@ -338,8 +338,8 @@ def test_dynamics_phase_recovers_gravity_from_exact_positions(tmp_path, monkeypa
 
 def test_fitted_horizon_warmup_recovers_the_digits_spring(tmp_path, monkeypatch):
     """Fitting whole 20-frame chunks from the start, the digits' rest length shrinks towards 0
-    and k wanders (k 3.5, l 0.5 after 600 steps here; on encoded data k locked at 9.8 or 19.6
-    of 2); growing the fitted horizon from 3 frames finds both."""
+    and k wanders (k 3.5, l 0.5 after 600 steps here; on encoded data k can lock onto a
+    wrong oscillation frequency); growing the fitted horizon from 3 frames finds both."""
     params = dynamics_phase_on_exact_positions(tmp_path, monkeypatch, "mnist_spring", 450,
                                                "training.identify_warmup=300")
     assert params["k"] == pytest.approx(2.0, rel=0.02)

@@ -35,29 +35,24 @@ from pig_control.systems.scenes import oracle_system
 DEFAULT_PLANNER = "gn"
 
 #: Horizon (control steps), cost weights, state estimation and, where they differ from
-#: :data:`PLANNER_DEFAULTS`, planner options tuned for each of our scenes, on top of the
-#: defaults of the scene's system (``System.defaults``; an env without an entry here gets its
-#: system's defaults alone).
+#: :data:`PLANNER_DEFAULTS`, planner options for each of our scenes, on top of the defaults of
+#: the scene's system (``System.defaults``; an env without an entry here gets its system's
+#: defaults alone). They were chosen on tuning seeds (``benchmarks/tuning/``,
+#: docs/guide/control.md).
 #: A strong terminal weight makes the plan settle the objects at the end of the horizon instead
 #: of trading the end state against the way there. The digits need it strongest (3000: the
 #: stage costs are only a tie-break): only digit 0 is pushed, and near rest the spring pulls
 #: digit 1 sideways only through a stretch and a tilt together, so a plan that weighs every
-#: step's distance will not pay for that manoeuvre and leaves digit 1 drifting (oracle over
-#: 100 episodes: 99 % with 3000, 78 % with 30). Their action weight (10, against 0.001) keeps
-#: such a plan from acting on every error of the estimate: from pixels over 100 episodes on
-#: seeds 0, 1000 and 2000 it lifted them from 82 / 79 % to 89 / 88 / 88 %, the oracle staying at
-#: 99 / 98 %. The spring weighs speeds at 0.3 of positions (px^2 / time^2 against px^2): a
-#: heavier speed term slows the settling of its swing, and with the true simulator over seeds
-#: 0-399 the weight 1.0 gave 97.0 % (k = 4) and 87.0 % (k = 8, stiffened), 0.3 gives 98.3 % and
-#: 91.5 %; from pixels over 500 episodes 94.8 -> 96.0 % at k = 4 and 83.4 -> 87.2 % adapted to
-#: k = 8 (``benchmarks/spring_velocity_weight.py``). A horizon of 20 steps (6 time units) covers
-#: about 2.7 periods of the spring (pendulum: 20 steps).
+#: step's distance will not pay for that manoeuvre and leaves digit 1 drifting. Their action
+#: weight (10) keeps such a plan from acting on every error of the estimate. The spring weighs
+#: speeds at 0.3 of positions (px^2 / time^2 against px^2): a heavier speed term slows the
+#: settling of its swing. A horizon of 20 steps (6 time units) covers about 2.7 periods of the
+#: spring (pendulum: 20 steps).
 #: ``filter``: noise levels of the learned models' state filter (:class:`StateFilter`).
 #: ``refine_iterations``: render-and-compare steps after the encoder
-#: (:func:`pig_control.model.decoder.fit_positions`); the part of the encoder's error that
-#: changes from frame to frame falls from 0.07 to 0.008 px on the spring and from 0.3 to 0.03 px
-#: on the digits (``benchmarks/refine_accuracy.py``). The pendulum keeps its encoder's
-#: coordinates, which its physics was fitted to (100 % success either way).
+#: (:func:`pig_control.model.decoder.fit_positions`), which remove most of the encoder's error
+#: that changes from frame to frame (``benchmarks/refine_accuracy.py``). The pendulum keeps its
+#: encoder's coordinates, which its physics was fitted to.
 SCENE_DEFAULTS: dict[str, dict[str, Any]] = {
     "spring": {"horizon": 20, "cost": {"velocity_weight": 0.3, "terminal_weight": 30.0},
                "filter": {"position_noise": 0.1, "accel_noise": 0.3}, "refine_iterations": 1},
@@ -73,10 +68,9 @@ SCENE_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 #: Options of each planner used unless the user overrides them (small budgets: real time).
-#: GN: 256 wide samples instead of 32 narrow ones (std 0.3) took the stiff spring (k = 8,
-#: adapted, 20 episodes) from 60 % to 90 % (over 100 episodes it is at 80 % now) and the spring
-#: over 100 episodes from 85 % to 91 %; with them one iteration per step does as well as two
-#: there from pixels, at half the time.
+#: GN: 256 random sequences as wide as the action bounds beside the Gauss-Newton steps, so that
+#: a plan can leave a poor local minimum; with them one iteration per control step suffices
+#: (twenty for an episode's first plan, which has no warm start).
 PLANNER_DEFAULTS: dict[str, dict[str, Any]] = {
     "gn": {"iterations": 1, "first_iterations": 20, "samples": 256, "sample_std": 1.0,
            "beta": 2.0},

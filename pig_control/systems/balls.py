@@ -81,7 +81,7 @@ class Balls(System):
         raise NotImplementedError
 
     def acceleration(self, pos: Tensor, vel: Tensor) -> Tensor:
-        """Accelerations (B, n, 2) without the action (the former cells' method)."""
+        """Accelerations (B, n, 2) without the action, px / time^2."""
         return self.interaction(pos, self.physical())
 
     def accel(self, q, qd, force, p):
