@@ -29,7 +29,9 @@ model (pig-mpc), intervals (success n and Wilson 95 %, bootstrap 95 % of the mea
 :func:`pig_control.protocol.episode_summary`) and episodes (per episode: seed, success,
 final_distance, return, steps), so that two rows can be compared paired. The JSON adds
 ``frames_to_success`` (per agent, the fewest frames at which it reached ``--success-threshold``,
-or null), the settings and the provenance (command, commit, sha256 of the PIG models, packages,
+or null), the settings, ``reused_rows`` (rows taken from ``--out`` as an earlier invocation
+made them, with ``--resume``: made by the code of that invocation, which may predate this
+provenance's commit) and the provenance (command, commit, sha256 of the PIG models, packages,
 machine). The plot
 (``--plot``, default the JSON path with ``.png``) shows success against env frames on a log scale.
 
@@ -536,6 +538,7 @@ def compare_in(out_dir: Path, args, argv, env_name: str, plan: Plan) -> int:
     algos, kinds, budgets, max_frames = plan.algos, plan.kinds, plan.budgets, plan.max_frames
     pig_models, pig_frames, plot_path = plan.pig_models, plan.pig_frames, plan.plot_path
     log = RowLog(out_dir, args.resume)
+    earlier = len(log.rows)  # rows made by an earlier invocation (--resume), possibly older code
     print(f"{'agent':<13}{'frames':>10}{'success':>9}{'return':>11}{'wall s':>9}", flush=True)
     for row in log.rows:
         _print_row(row)
@@ -585,6 +588,8 @@ def compare_in(out_dir: Path, args, argv, env_name: str, plan: Plan) -> int:
         return 1
     rows = [{k: v for k, v in r.items() if k != "key"}
             for key in wanted for r in log.rows if r["key"] == key]
+    reused = [f"{r['agent']} at {r['env_frames']} frames" for key in wanted
+              for r in log.rows[:earlier] if r["key"] == key]
     by_return = any(r["success_rate"] is None for r in rows)  # an env without success (DMC)
     report = {
         "rows": rows,
@@ -599,6 +604,9 @@ def compare_in(out_dir: Path, args, argv, env_name: str, plan: Plan) -> int:
         "steps": budgets, "planner": DEFAULT_PLANNER,
         "hyperparameters": {f"{a}-{k}": {n: str(v) for n, v in HYPERPARAMS[(a, k)].items()}
                             for a in algos for k in kinds},
+        # rows found in --out from an earlier invocation (its code may be older than this
+        # provenance's commit: see that run's own log)
+        "reused_rows": reused,
         "provenance": provenance("pig_control.compare", argv, inputs=sorted(
             {r["model"] for r in rows if r["agent"] == "pig-mpc" and Path(r["model"]).is_file()})),
     }

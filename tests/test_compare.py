@@ -194,7 +194,11 @@ def test_tiny_comparison_end_to_end_and_resume(tmp_path, capsys):
     # resume: every row is reused, nothing is trained or evaluated again
     status, stdout, err = run(capsys, [*argv, "--resume", "--overwrite"])
     assert status == 0, err
-    assert json.loads(report.read_text())["rows"] == result["rows"]
+    resumed = json.loads(report.read_text())
+    assert resumed["rows"] == result["rows"]
+    assert result["reused_rows"] == []
+    assert resumed["reused_rows"] == ["oracle at 0 frames", "pig-mpc at 9996 frames",
+                                      "ppo-state at 128 frames"]
 
 
 def test_resume_tolerates_a_row_cut_short(tmp_path, capsys):
