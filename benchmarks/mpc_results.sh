@@ -14,7 +14,7 @@ fi
 R=benchmarks/results
 N=200
 run() { python -m pig_control.mpc --quiet --overwrite --episodes $N "$@" | tail -n 2; }
-run --env spring --json $R/mpc_spring_pretrained.json
+run --env spring --json $R/mpc_spring_pretrained.json  # the shipped model (the same as mpc_spring_model_s0.json)
 run --env spring --model oracle --json $R/mpc_spring_oracle.json
 run --env pendulum --json $R/mpc_pendulum_pretrained.json
 run --env pendulum --model oracle --json $R/mpc_pendulum_oracle.json
