@@ -276,7 +276,8 @@ def build_parser():
     parser.add_argument("--planner-option", action="append", default=[], metavar="NAME=VALUE",
                         help="planner option, e.g. population=100 (repeatable)")
     parser.add_argument("--cost-option", action="append", default=[], metavar="NAME=VALUE",
-                        help="cost weight: velocity_weight, terminal_weight, action_weight")
+                        help="cost weight: velocity_weight, terminal_weight, action_weight, "
+                        "energy_weight (pendulum swing-up)")
     parser.add_argument("--goal-from", choices=("image", "coords"), default=None,
                         help="goal from the encoded goal image (default for learned models) "
                         "or from coordinates (default and only choice for the oracle)")
@@ -322,7 +323,7 @@ def parse_settings(args) -> dict:
     planner_options = parse_assignments(args.planner_option, "--planner-option", numeric=False)
     check_planner_options(args.planner, planner_options)
     cost_options = parse_assignments(args.cost_option, "--cost-option")
-    known_costs = {"velocity_weight", "terminal_weight", "action_weight"}
+    known_costs = {"velocity_weight", "terminal_weight", "action_weight", "energy_weight"}
     if set(cost_options) - known_costs:
         raise UserInputError(f"unknown --cost-option {sorted(set(cost_options) - known_costs)}; "
                              f"known: {', '.join(sorted(known_costs))}")

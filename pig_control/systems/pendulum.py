@@ -99,7 +99,25 @@ class Pendulum(System):
 
     def residuals(self, q, qd, goal, weights):
         speed = math.sqrt(weights.get("velocity_weight", 0.1))
-        return torch.cat([angle_normalize(q - goal), speed * qd], 1)
+        parts = [angle_normalize(q - goal), speed * qd]
+        energy = weights.get("energy_weight", 0.0)
+        if energy:
+            parts.append(math.sqrt(energy) * self.energy_gap(q, qd, goal))
+        return torch.cat(parts, 1)
+
+    def energy_gap(self, q: Tensor, qd: Tensor, goal: Tensor) -> Tensor:
+        """``(E - E_goal) / E_scale`` (B, 1), dimensionless: the swing-up's energy shaping.
+
+        Per unit inertia the pendulum's energy is ``E = qd^2 / 2 + w cos(theta - goal)`` with
+        ``w = 3 g / (2 l)`` (time units^-2); at rest at the goal (upright) ``E = w``, hanging
+        at rest ``E = -w``, so the gap is ``(E - w) / w``: -2 hanging, 0 on every orbit that
+        reaches the goal. A residual on it rewards pumping energy while the angle's residual
+        still says "far", and leaves the state at rest at the goal unpenalised."""
+        with torch.no_grad():
+            p = self.physical()
+            w = float(3.0 * p["g"] / (2.0 * p["l"]))
+        energy = 0.5 * qd.square() + w * torch.cos(q - goal)
+        return (energy - w) / w
 
     def action_residuals(self, action, weight):
         return math.sqrt(weight) * self.gain().detach() * action
@@ -107,3 +125,4 @@ class Pendulum(System):
     def is_success(self, q, qd, goal):
         return ((angle_normalize(q - goal).abs() < self.success_angle)
                 & (qd.abs() < self.success_speed))[:, 0]
+
