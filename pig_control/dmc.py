@@ -145,7 +145,7 @@ def compare_learned(domain: str, cell, truth: dict) -> dict:
     if domain != "pendulum":
         raise UserInputError(f"no learned-against-true comparison for the DMC domain "
                              f"'{domain}' yet")
-    p, gain = cell.params, float(cell.gain())
+    p, gain = cell.params, float(cell.gain().detach())
     learned = {"frequency_rad_s": math.sqrt(1.5 * p["g"] / p["l"]),
                "damping_per_s": p["damping"],
                "torque_per_action_rad_s2": 3.0 * gain / (p["m"] * p["l"] ** 2)}

@@ -623,7 +623,7 @@ def _main_foreign_model(args, argv, settings: dict) -> int:
               "planner_options": dict(agent.planner.planner_options),
               "cost_options": agent.planner.cost_options,
               "filter_options": agent.filter_options,
-              "model_params": {**model.cell.params, "gain": float(model.cell.gain())},
+              "model_params": {**model.cell.params, "gain": float(model.cell.gain().detach())},
               "model_camera": model.cell.camera,
               "learned_vs_true": dmc.compare_learned(dmc.domain_of(env_id), model.cell, truth),
               "truth": truth,

@@ -92,11 +92,12 @@ class Encoder(nn.Module):
         self.register_buffer("grid", torch.stack([x, y]).reshape(2, -1), persistent=False)
         self.register_buffer("background", torch.zeros(3, image_size, image_size))
         self.colour_logits = nn.Parameter(torch.randn(n_objects, 3))
-        if localizer == "colour" and n_objects != 1:
-            raise ValueError(f"the colour localizer finds one object, not {n_objects}")
-        # colour score = pixel . colour_weights + colour_bias (see fit_object_colour)
-        self.register_buffer("colour_weights", torch.zeros(3))
-        self.register_buffer("colour_bias", torch.zeros(()))
+        if localizer == "colour":  # (checkpoints of the other localizers have no such buffers)
+            if n_objects != 1:
+                raise ValueError(f"the colour localizer finds one object, not {n_objects}")
+            # score = (pixel - background) . colour_weights + colour_bias (fit_object_colour)
+            self.register_buffer("colour_weights", torch.zeros(3))
+            self.register_buffer("colour_bias", torch.zeros(()))
         if localizer == "dense":
             pooled = image_size // 2 if image_size >= 40 else image_size
             self.pool = image_size >= 40
