@@ -100,3 +100,37 @@ def test_guess_from_motion_finds_upright_handedness_and_parameters(mirrored):
     assert 1.5 * p["g"] / p["l"] == pytest.approx(1.5 * 13.0, rel=0.5)
     assert 3.0 * float(learner.gain().detach()) / (p["m"] * p["l"] ** 2) == pytest.approx(3.0 * 1.3,
                                                                                 rel=0.5)
+
+
+def test_colour_localizer_follows_the_object_not_its_reflection():
+    """Blue floor, an orange 3 x 3 object and, below it, a fainter light-blue 'reflection' of it
+    moving the other way: the learned hue score puts the position on the object (within
+    0.05 px), where the plain foreground centroid is pulled several pixels towards the
+    reflection."""
+    from pig_control.model.encoder import Encoder, fit_object_colour
+
+    size, frames, truth = 32, [], []
+    floor = torch.tensor([0.18, 0.29, 0.41])[:, None, None]
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(40):
+        frame = floor.expand(3, size, size).clone()
+        frame += 0.02 * torch.rand(1, size, size, generator=generator)  # shading, not hue
+        x, y = torch.randint(4, 26, (2,), generator=generator).tolist()
+        frame[:, y - 1:y + 2, x - 1:x + 2] = torch.tensor([0.87, 0.62, 0.36])[:, None, None]
+        mirror = size - 1 - y
+        if abs(mirror - y) > 3:
+            frame[:, mirror - 1:mirror + 2, x - 1:x + 2] = torch.tensor(
+                [0.45, 0.55, 0.65])[:, None, None]
+        frames.append(frame)
+        truth.append((x + 0.5, y + 0.5))
+    frames, truth = torch.stack(frames), torch.tensor(truth)
+    background = frames.median(0).values
+    colour = Encoder(1, size, localizer="colour")
+    colour.set_background(background)
+    colour.set_colour_model(*fit_object_colour(frames, background))
+    plain = Encoder(1, size, localizer="centroid")
+    plain.set_background(background)
+    with torch.no_grad():
+        found, pulled = colour(frames)[:, 0], plain(frames)[:, 0]
+    assert (found - truth).norm(dim=1).max() < 0.05
+    assert (pulled - truth).norm(dim=1).max() > 3.0

@@ -179,7 +179,8 @@ def fit_object_colour(frames: torch.Tensor, background: torch.Tensor, clusters: 
 
     Foreground pixels (farther than ``threshold`` from the background, RGB distance) are
     clustered by colour (k-means, ``clusters`` centres); the cluster farthest from the
-    background's mean colour is the object's. Fisher's discriminant between its pixels and the
+    background's mean colour (among those holding at least 5 % of them) is the object's.
+    Fisher's discriminant between its pixels and the
     background's pixels, both in the chromaticity plane (each colour minus its mean over R, G,
     B), gives the weights, scaled so that the change from the background's mean colour to the
     object's scores 1; the bias ``-margin`` leaves small hue changes (a reflection, the floor
@@ -197,7 +198,10 @@ def fit_object_colour(frames: torch.Tensor, background: torch.Tensor, clusters: 
         centres = torch.stack([colours[assigned == j].mean(0) if (assigned == j).any()
                                else centres[j] for j in range(clusters)])
     scenery = background.permute(1, 2, 0).reshape(-1, 3)
-    salient = int((centres - scenery.mean(0)).norm(dim=1).argmax())
+    counts = torch.bincount(assigned, minlength=clusters)
+    distance_out = (centres - scenery.mean(0)).norm(dim=1)
+    distance_out[counts < max(2, 0.05 * len(colours))] = -1.0  # not a stray handful of pixels
+    salient = int(distance_out.argmax())
     own = colours[assigned == salient]
 
     def chroma(x: torch.Tensor) -> torch.Tensor:
