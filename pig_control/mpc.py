@@ -511,10 +511,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _unused_foreign_flags(args, settings: dict) -> list[str]:
+    """The options given that an env that is not ours cannot use."""
+    from pig_control import fanout
+
+    return [flag for flag, value in (("--env-param", settings["env_params"]),
+                                     ("--set-param", settings["set_params"]),
+                                     ("--goal-from", args.goal_from),
+                                     ("--refine", args.refine), ("--video", args.video),
+                                     ("--block-size", args.block_size),
+                                     ("--units-dir", args.units_dir),
+                                     ("--ray / --ray-address",
+                                      fanout.from_arguments(args).uses_ray)) if value]
+
+
 def _main_foreign(args, argv, settings: dict) -> int:
     """``mpc`` on an env that is not ours: the DMC oracle, scored by the env's own return;
     ``settings`` as :func:`parse_settings` checked them."""
-    from pig_control import fanout
     from pig_control.control import dmc_oracle
     from pig_control.pixel_env import DMC_PREFIX
     from pig_control.protocol import mean_summary
@@ -529,15 +542,7 @@ def _main_foreign(args, argv, settings: dict) -> int:
     if not env_id.startswith(DMC_PREFIX):
         raise UserInputError(f"the oracle of {env_id} needs a described system with the env's "
                              f"true parameters; available for DMC pendulum and cartpole")
-    unused = [flag for flag, value in (("--env-param", settings["env_params"]),
-                                       ("--set-param", settings["set_params"]),
-                                       ("--goal-from", args.goal_from),
-                                       ("--refine", args.refine), ("--video", args.video),
-                                       ("--block-size", args.block_size),
-                                       ("--units-dir", args.units_dir),
-                                       ("--ray / --ray-address",
-                                        fanout.from_arguments(args).uses_ray))
-              if value]
+    unused = _unused_foreign_flags(args, settings)
     if unused:
         raise UserInputError(f"{', '.join(unused)}: not available for {env_id} (oracle)")
     seed_split(args.seed, args.episodes)  # refuses a run mixing tuning and reporting seeds
@@ -582,17 +587,11 @@ def _main_foreign_model(args, argv, settings: dict) -> int:
     parameters against the simulator's truth."""
     from pig_control import dmc
     from pig_control.checkpoint import load_model
-    from pig_control.control import dmc_model
+    from pig_control.control import dmc_model, dmc_oracle
     from pig_control.protocol import mean_summary
 
     env_id = args.env
-    unused = [flag for flag, value in (("--env-param", settings["env_params"]),
-                                       ("--set-param", settings["set_params"]),
-                                       ("--goal-from", args.goal_from),
-                                       ("--refine", args.refine), ("--video", args.video),
-                                       ("--substeps", args.substeps),
-                                       ("--block-size", args.block_size),
-                                       ("--units-dir", args.units_dir)) if value]
+    unused = _unused_foreign_flags(args, settings) + (["--substeps"] if args.substeps else [])
     if unused:
         raise UserInputError(f"{', '.join(unused)}: not available for {env_id} with a model")
     seed_split(args.seed, args.episodes)
@@ -610,13 +609,9 @@ def _main_foreign_model(args, argv, settings: dict) -> int:
                                          progress=not args.quiet)
     finally:
         env.close()
-    returns = [r["return"] for r in results]
-    report = {"mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
-              "min_return": float(np.min(returns)), "max_return": float(np.max(returns)),
-              "ms_per_step": float(np.median([r["ms_per_step"] for r in results])),
-              "cpu_ms_per_step": float(np.median([r["cpu_ms_per_step"] for r in results])),
+    report = {**dmc_oracle.summary(results),
               "intervals": {"seeds": seed_split(args.seed, args.episodes),
-                            "return": mean_summary(returns)},
+                            "return": mean_summary([r["return"] for r in results])},
               "env_frames": int(metadata.get("env_frames", 0) or 0), "env": env_id,
               "planner": args.planner, "model": str(args.model),
               "horizon": agent.planner.horizon, "action_repeat": repeat, "seed": args.seed,

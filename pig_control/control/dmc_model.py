@@ -17,14 +17,13 @@ Nothing here reads the simulator's state: only frames reach the agent (the true 
 
 from __future__ import annotations
 
-import statistics
 import time
 
 import numpy as np
 import torch
 
 from pig_control import dmc
-from pig_control.control.dmc_oracle import CONTROL_DEFAULTS, GOALS
+from pig_control.control.dmc_oracle import CONTROL_DEFAULTS, GOALS, play_episodes
 from pig_control.control.dynamics import CellDynamics
 from pig_control.control.estimator import StateFilter
 from pig_control.control.system_oracle import SystemOracle
@@ -131,30 +130,10 @@ def build(env_id: str, model, *, action_repeat: int = 2, planner: str = "gn",
 
 def run_episodes(env, agent: PixelModelAgent, episodes: int, seed: int,
                  progress: bool = False) -> list[dict]:
-    """Episode i resets with seed ``seed + i``; per episode: seed, return (the env's reward
-    summed over every env step), env_steps, control_steps, ms_per_step and cpu_ms_per_step
-    (median wall-clock and CPU milliseconds of encoding, filtering and planning per control
-    step). Only frames reach the agent."""
-    from tqdm import tqdm
+    """:func:`pig_control.control.dmc_oracle.play_episodes` of the agent: only frames reach
+    it; times are of encoding, filtering and planning."""
+    def act(frame):
+        action, ms = agent.act(frame)
+        return action, ms, agent.last_cpu_ms
 
-    results = []
-    for i in tqdm(range(episodes), desc=f"{env.env_id} model", disable=not progress,
-                  leave=False):
-        episode_seed = seed + i
-        frame, _ = env.reset(seed=episode_seed)
-        agent.reset(frame, episode_seed)
-        total, times, cpu_times, env_steps, steps = 0.0, [], [], 0, 0
-        while True:
-            action, ms = agent.act(frame)
-            times.append(ms)
-            cpu_times.append(agent.last_cpu_ms)
-            frame, reward, terminated, truncated, info = env.step(action)
-            total += reward
-            env_steps += info["env_steps"]
-            steps += 1
-            if terminated or truncated:
-                break
-        results.append({"seed": episode_seed, "return": float(total), "env_steps": env_steps,
-                        "control_steps": steps, "ms_per_step": float(statistics.median(times)),
-                        "cpu_ms_per_step": float(statistics.median(cpu_times))})
-    return results
+    return play_episodes(env, agent.reset, act, episodes, seed, "model", progress)

@@ -60,28 +60,28 @@ def build(env_id: str, *, action_repeat: int = 2, substeps: int | None = None,
     return env, oracle, truth, described
 
 
-def run_episodes(env, oracle: SystemOracle, episodes: int, seed: int,
-                 progress: bool = False) -> list[dict]:
-    """Episode i resets with seed ``seed + i``; per episode: seed, return (the env's reward
-    summed over every env step), env_steps, control_steps, ms_per_step and cpu_ms_per_step
-    (median wall-clock and process CPU milliseconds of planning per control step),
+def play_episodes(env, reset, act, episodes: int, seed: int, label: str,
+                  progress: bool = False) -> list[dict]:
+    """The episode loop shared by the oracle and the learned models: episode i resets the env
+    with seed ``seed + i`` and calls ``reset(frame, episode_seed)``; every control step
+    ``act(frame) -> (action, wall ms, CPU ms)`` (``frame`` is None for an env made without
+    pixels). Per episode: seed, return (the env's reward summed over every env step),
+    env_steps, control_steps, ms_per_step and cpu_ms_per_step (medians over the episode),
     success (the env's ``is_success`` at the end where it defines one, else None)."""
     from tqdm import tqdm
 
-    domain = dmc.domain_of(env.env_id)
     results = []
-    for i in tqdm(range(episodes), desc=f"{env.env_id} oracle", disable=not progress,
+    for i in tqdm(range(episodes), desc=f"{env.env_id} {label}", disable=not progress,
                   leave=False):
         episode_seed = seed + i
-        _, info = env.reset(seed=episode_seed)
-        oracle.reset(episode_seed)
+        frame, info = env.reset(seed=episode_seed)
+        reset(frame, episode_seed)
         total, times, cpu_times, env_steps, steps = 0.0, [], [], 0, 0
         while True:
-            q, qd = dmc.true_coordinates(env.unwrapped.physics, domain)
-            action, ms = oracle.act(q, qd)
+            action, ms, cpu_ms = act(frame)
             times.append(ms)
-            cpu_times.append(oracle.last_cpu_ms)
-            _, reward, terminated, truncated, info = env.step(action)
+            cpu_times.append(cpu_ms)
+            frame, reward, terminated, truncated, info = env.step(action)
             total += reward
             env_steps += info["env_steps"]
             steps += 1
@@ -92,6 +92,20 @@ def run_episodes(env, oracle: SystemOracle, episodes: int, seed: int,
                         "cpu_ms_per_step": float(statistics.median(cpu_times)),
                         "success": bool(info["is_success"]) if env.has_success else None})
     return results
+
+
+def run_episodes(env, oracle: SystemOracle, episodes: int, seed: int,
+                 progress: bool = False) -> list[dict]:
+    """:func:`play_episodes` of the oracle, which reads the true coordinates every step."""
+    domain = dmc.domain_of(env.env_id)
+
+    def act(_frame):
+        q, qd = dmc.true_coordinates(env.unwrapped.physics, domain)
+        action, ms = oracle.act(q, qd)
+        return action, ms, oracle.last_cpu_ms
+
+    return play_episodes(env, lambda _frame, s: oracle.reset(s), act, episodes, seed,
+                         "oracle", progress)
 
 
 def summary(results: list[dict]) -> dict:
