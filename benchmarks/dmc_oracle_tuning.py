@@ -6,9 +6,10 @@ and records mean return and median planning milliseconds per control step.
     python benchmarks/dmc_oracle_tuning.py --env dm_control/pendulum-swingup-v0 --episodes 2 \\
         --out benchmarks/tuning/dmc_oracle_tuning_pendulum.json
 
-A configuration is ``PLANNER:HORIZON:REPEAT[:SUBSTEPS][:key=value,...]``; the defaults below are
-the ones compared in docs/dmc.md. Results are written after every configuration (an existing
-file is refused unless ``--overwrite``).
+A configuration is ``PLANNER:HORIZON:REPEAT[:SUBSTEPS][:key=value,...]``; a key ``cost.NAME``
+sets a cost weight (e.g. ``cost.energy_weight=1``), any other key a planner option. The
+defaults below are the ones compared in docs/dmc.md. Results are written after every
+configuration (an existing file is refused unless ``--overwrite``).
 """
 
 from __future__ import annotations
@@ -28,17 +29,21 @@ TUNING_LIMIT = 10 ** 6
 
 
 def parse_config(text: str) -> dict:
-    """``gn:40:2:1:samples=16`` -> planner, horizon, action_repeat, substeps, options."""
+    """``gn:40:2:1:samples=16,cost.energy_weight=1`` -> planner, horizon, action_repeat,
+    substeps, planner options, cost options."""
     parts = text.split(":")
     if len(parts) < 3:
         raise ValueError(f"configuration '{text}' is not PLANNER:HORIZON:REPEAT[...]")
     config = {"planner": parts[0], "horizon": int(parts[1]), "action_repeat": int(parts[2]),
-              "substeps": None, "planner_options": {}}
+              "substeps": None, "planner_options": {}, "cost_options": {}}
     for part in parts[3:]:
         if "=" in part:
             for item in part.split(","):
                 key, value = item.split("=", 1)
-                config["planner_options"][key] = yaml.safe_load(value)
+                if key.startswith("cost."):
+                    config["cost_options"][key[len("cost."):]] = yaml.safe_load(value)
+                else:
+                    config["planner_options"][key] = yaml.safe_load(value)
         else:
             config["substeps"] = int(part)
     return config
@@ -68,13 +73,13 @@ def main(argv: list[str] | None = None) -> int:
         env, oracle, truth, described = dmc_oracle.build(
             args.env, action_repeat=config["action_repeat"], substeps=config["substeps"],
             planner=config["planner"], horizon=config["horizon"],
-            planner_options=config["planner_options"])
+            planner_options=config["planner_options"], cost_options=config["cost_options"])
         try:
             episodes = dmc_oracle.run_episodes(env, oracle, args.episodes, args.seed)
         finally:
             env.close()
         row = {"config": text, **config, "substeps": described["substeps"],
-               **dmc_oracle.summary(episodes),
+               "cost_options_used": oracle.cost_options, **dmc_oracle.summary(episodes),
                "returns": [round(e["return"], 1) for e in episodes],
                "seconds": round(time.perf_counter() - started, 1)}
         report["results"].append(row)

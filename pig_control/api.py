@@ -242,7 +242,7 @@ def planner_settings(planner: str | None, horizon, planner_options, cost_options
                              f"{', '.join(PLANNERS)}")
     if horizon is not None and int(horizon) < 1:
         raise UserInputError(f"horizon must be at least 1, got {horizon}")
-    known_costs = {"velocity_weight", "terminal_weight", "action_weight"}
+    known_costs = {"velocity_weight", "terminal_weight", "action_weight", "energy_weight"}
     unknown = set(cost_options or {}) - known_costs
     if unknown:
         raise UserInputError(f"unknown cost option {sorted(unknown)}; known: "
@@ -271,7 +271,8 @@ def make_agent(world_model: WorldModel | str | os.PathLike, planner: str | None 
         horizon: control steps planned ahead (None: the scene's default).
         planner_options: planner settings over the defaults
             (:data:`pig_control.control.agent.PLANNER_DEFAULTS`).
-        cost_options: ``velocity_weight``, ``terminal_weight``, ``action_weight``.
+        cost_options: ``velocity_weight``, ``terminal_weight``, ``action_weight`` and, for a
+            pendulum, ``energy_weight`` (the swing-up's energy-shaped term).
         refine: render-and-compare steps after the encoder (None: the scene's default).
         seed: seeds the planner (each :meth:`Controller.reset` may give its own).
         device: ``cpu`` or ``cuda``.

@@ -95,7 +95,9 @@ class ModelConfig(_Section):
         image_size: frame height = width, pixels.
         dt: scene time units per frame.
         substeps: Euler substeps per frame inside the physics cell (the paper: 5).
-        localizer: ``centroid`` (the mask's centre of mass: light, coordinate-exact) or ``dense``
+        localizer: ``centroid`` (the mask's centre of mass: light, coordinate-exact), ``colour``
+            (one object told apart by a colour score learned from the frames:
+            pig_control/model/encoder.py) or ``dense``
             (the paper's 200-200-2 network on mask x image, tanh to [0, size]).
         unet_channels: base channels of the encoder's U-Net (the paper: 8 below 40 px, else 16).
         template_size: side of each object's learned template, pixels (the paper: size / 2; at
@@ -117,7 +119,7 @@ class ModelConfig(_Section):
     image_size: Annotated[int, Field(ge=8, le=1024)] = 32
     dt: Annotated[Number, Field(gt=0)] = 0.3
     substeps: Annotated[int, Field(ge=1, le=1000)] = 5
-    localizer: Literal["centroid", "dense"] = "centroid"
+    localizer: Literal["centroid", "dense", "colour"] = "centroid"
     unet_channels: Annotated[int, Field(ge=1, le=512)] = 8
     template_size: PositiveInt = 16
     walls: bool = False
@@ -131,6 +133,9 @@ class ModelConfig(_Section):
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:
         balls = self._check_system()
+        if self.localizer == "colour" and self.n_objects != 1:
+            raise ValueError(f"config key 'model.localizer' colour finds one object; "
+                             f"'model.n_objects' is {self.n_objects}")
         if self.template_size > self.image_size:
             raise ValueError(f"config key 'model.template_size' ({self.template_size}) must not "
                              f"exceed 'model.image_size' ({self.image_size})")

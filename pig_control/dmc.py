@@ -131,3 +131,27 @@ def true_coordinates(physics, domain: str) -> tuple[np.ndarray, np.ndarray]:
     if domain in SYSTEM_OF_DOMAIN:  # hinge / slider then hinge: MuJoCo's order is ours
         return qpos.copy(), qvel.copy()
     raise UserInputError(f"unknown DMC domain '{domain}'")
+
+
+def compare_learned(domain: str, cell, truth: dict) -> dict:
+    """What a world model learned against the simulator's truth, in the quantities video can
+    identify (the model's own units are seconds and radians; lengths and masses are not
+    identifiable apart).
+
+    pendulum: ``frequency_rad_s`` = sqrt(3 g / (2 l)) against sqrt(m g l / I) (the small-swing
+    angular frequency), ``damping_per_s`` = damping against b / I, ``torque_per_action_rad_s2``
+    = 3 gain / (m l^2) against gear / I (angular acceleration per unit action); each with the
+    relative error (learned / true - 1)."""
+    if domain != "pendulum":
+        raise UserInputError(f"no learned-against-true comparison for the DMC domain "
+                             f"'{domain}' yet")
+    p, gain = cell.params, float(cell.gain().detach())
+    learned = {"frequency_rad_s": math.sqrt(1.5 * p["g"] / p["l"]),
+               "damping_per_s": p["damping"],
+               "torque_per_action_rad_s2": 3.0 * gain / (p["m"] * p["l"] ** 2)}
+    inertia = truth["inertia_kg_m2"]
+    true = {"frequency_rad_s": math.sqrt(truth["mgl_N_m"] / inertia),
+            "damping_per_s": truth["damping_N_m_s"] / inertia,
+            "torque_per_action_rad_s2": truth["gear"] / inertia}
+    return {name: {"learned": learned[name], "true": true[name],
+                   "relative_error": learned[name] / true[name] - 1.0} for name in learned}

@@ -120,12 +120,26 @@ def wall_free_chunks(cell: System, chunks: torch.Tensor, actions: torch.Tensor |
     return chunks[keep], None if actions is None else actions[keep]
 
 
-def initial_camera(cell: System, positions: torch.Tensor) -> None:
+def initial_camera(cell: System, positions: torch.Tensor,
+                   actions: torch.Tensor | None = None) -> None:
     """Replace the system's camera by its guess from encoded positions ``(..., n, 2)``
-    (:meth:`System.camera_guess`), where it has one."""
+    (:meth:`System.camera_guess`), where it has one; then, for sequences ``(N, T, n, 2)``
+    with their actions ``(N, T - 1, d)``, apply :meth:`System.guess_from_motion`."""
     guess = cell.camera_guess(positions.detach().reshape(-1, cell.n_points, 2))
     if guess:
         cell.set_camera(guess)
+    if positions.dim() != 4:
+        return
+    motion = cell.guess_from_motion(positions.detach(),
+                                    None if actions is None else actions.detach())
+    if not motion:
+        return
+    if motion.get("camera"):
+        cell.set_camera(motion["camera"])
+    for name, value in (motion.get("params") or {}).items():
+        cell.set_param(name, value)
+    if motion.get("gain") is not None and cell.action_dim:
+        cell.set_gain(motion["gain"])
 
 
 def chunk_sequences(positions: torch.Tensor, actions: torch.Tensor | None, length: int):

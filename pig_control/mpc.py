@@ -298,7 +298,8 @@ def build_parser():
     parser.add_argument("--planner-option", action="append", default=[], metavar="NAME=VALUE",
                         help="planner option, e.g. population=100 (repeatable)")
     parser.add_argument("--cost-option", action="append", default=[], metavar="NAME=VALUE",
-                        help="cost weight: velocity_weight, terminal_weight, action_weight")
+                        help="cost weight: velocity_weight, terminal_weight, action_weight, "
+                        "energy_weight (pendulum swing-up)")
     parser.add_argument("--goal-from", choices=("image", "coords"), default=None,
                         help="goal from the encoded goal image (default for learned models) "
                         "or from coordinates (default and only choice for the oracle)")
@@ -520,30 +521,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _unused_foreign_flags(args, settings: dict) -> list[str]:
+    """The options given that an env that is not ours cannot use."""
+    from pig_control import fanout
+
+    return [flag for flag, value in (("--env-param", settings["env_params"]),
+                                     ("--set-param", settings["set_params"]),
+                                     ("--goal-from", args.goal_from),
+                                     ("--refine", args.refine), ("--video", args.video),
+                                     ("--block-size", args.block_size),
+                                     ("--units-dir", args.units_dir),
+                                     ("--ray / --ray-address",
+                                      fanout.from_arguments(args).uses_ray)) if value]
+
+
 def _main_foreign(args, argv, settings: dict) -> int:
     """``mpc`` on an env that is not ours: the DMC oracle, scored by the env's own return;
     ``settings`` as :func:`parse_settings` checked them."""
-    from pig_control import fanout
     from pig_control.control import dmc_oracle
     from pig_control.pixel_env import DMC_PREFIX
     from pig_control.protocol import mean_summary
 
     env_id = args.env
+    if args.model == "pretrained":
+        raise UserInputError(f"no world model for {env_id} ships yet; train one (docs/dmc.md) "
+                             "and pass its checkpoint, or use --model oracle (the planner on "
+                             "the true state through the described system)")
     if args.model != "oracle":
-        raise UserInputError(f"no world model for {env_id} ships yet; use --model oracle (the "
-                             "planner on the true state through the described system)")
+        return _main_foreign_model(args, argv, settings)
     if not env_id.startswith(DMC_PREFIX):
         raise UserInputError(f"the oracle of {env_id} needs a described system with the env's "
                              f"true parameters; available for DMC pendulum and cartpole")
-    unused = [flag for flag, value in (("--env-param", settings["env_params"]),
-                                       ("--set-param", settings["set_params"]),
-                                       ("--goal-from", args.goal_from),
-                                       ("--refine", args.refine), ("--video", args.video),
-                                       ("--block-size", args.block_size),
-                                       ("--units-dir", args.units_dir),
-                                       ("--ray / --ray-address",
-                                        fanout.from_arguments(args).uses_ray))
-              if value]
+    unused = _unused_foreign_flags(args, settings)
     if unused:
         raise UserInputError(f"{', '.join(unused)}: not available for {env_id} (oracle)")
     seed_split(args.seed, args.episodes)  # refuses a run mixing tuning and reporting seeds
@@ -577,6 +586,61 @@ def _main_foreign(args, argv, settings: dict) -> int:
     rate = "-" if success_rate is None else f"{success_rate:.2f}"
     print(f"{env_id:<34}{args.planner:<9}{len(results):>9}{summary['mean_return']:>9.1f}"
           f"{summary['std_return']:>8.1f}{rate:>9}{summary['ms_per_step']:>9.1f}")
+    if args.json:
+        write_json(args.json, report, overwrite=args.overwrite)
+    return 0
+
+
+def _main_foreign_model(args, argv, settings: dict) -> int:
+    """``mpc --env dm_control/... --model CKPT``: a learned world model from pixels
+    (:mod:`pig_control.control.dmc_model`), scored by the env's own return, with the learned
+    parameters against the simulator's truth."""
+    from pig_control import dmc
+    from pig_control.checkpoint import load_model
+    from pig_control.control import dmc_model, dmc_oracle
+    from pig_control.protocol import mean_summary
+
+    env_id = args.env
+    unused = _unused_foreign_flags(args, settings) + (["--substeps"] if args.substeps else [])
+    if unused:
+        raise UserInputError(f"{', '.join(unused)}: not available for {env_id} with a model")
+    seed_split(args.seed, args.episodes)
+    repeat = 2 if args.action_repeat is None else args.action_repeat
+    if repeat < 1:
+        raise UserInputError(f"--action-repeat must be at least 1, got {repeat}")
+    model, payload = load_model(Path(args.model), "cpu")
+    metadata = payload.get("metadata") or {}
+    env, agent, truth = dmc_model.build(
+        env_id, model, action_repeat=repeat, planner=args.planner, horizon=args.horizon,
+        planner_options=settings["planner_options"], cost_options=settings["cost_options"],
+        max_episode_steps=None if args.max_steps is None else args.max_steps * repeat)
+    try:
+        results = dmc_model.run_episodes(env, agent, args.episodes, args.seed,
+                                         progress=not args.quiet)
+    finally:
+        env.close()
+    report = {**dmc_oracle.summary(results),
+              "intervals": {"seeds": seed_split(args.seed, args.episodes),
+                            "return": mean_summary([r["return"] for r in results])},
+              "env_frames": int(metadata.get("env_frames", 0) or 0), "env": env_id,
+              "planner": args.planner, "model": str(args.model),
+              "horizon": agent.planner.horizon, "action_repeat": repeat, "seed": args.seed,
+              "planner_options": dict(agent.planner.planner_options),
+              "cost_options": agent.planner.cost_options,
+              "filter_options": agent.filter_options,
+              "model_params": {**model.cell.params, "gain": float(model.cell.gain().detach())},
+              "model_camera": model.cell.camera,
+              "learned_vs_true": dmc.compare_learned(dmc.domain_of(env_id), model.cell, truth),
+              "truth": truth,
+              "training_command": metadata.get("command"),
+              "provenance": provenance("pig_control.mpc", argv, inputs=[args.model]),
+              "episodes": results}
+    print(f"{'env':<34}{'model':<12}{'episodes':>9}{'return':>9}{'std':>8}{'ms/step':>9}"
+          f"{'frames':>8}")
+    label = str(args.model) if len(str(args.model)) <= 11 else "..." + str(args.model)[-8:]
+    print(f"{env_id:<34}{label:<12}{len(results):>9}{report['mean_return']:>9.1f}"
+          f"{report['std_return']:>8.1f}{report['ms_per_step']:>9.1f}"
+          f"{report['env_frames']:>8}")
     if args.json:
         write_json(args.json, report, overwrite=args.overwrite)
     return 0

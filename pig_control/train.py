@@ -133,6 +133,9 @@ class Trainer:
         check_data_matches(config, self.frames, self.actions)
         self.model = PIGModel(config.model, d.input_steps).to(self.device)
         self.model.set_background(median_frame(self.frames, self.generator_for_background()))
+        if config.model.localizer == "colour":
+            self.model.encoder.set_colour_model(*object_colour(
+                self.frames, self.model.encoder.background, self.generator_for_background()))
         groups = [{"params": params, "base_lr": lr} for params, lr in self._parameter_groups()]
         for group in groups:
             group["lr"] = group["base_lr"]
@@ -234,7 +237,8 @@ class Trainer:
                                                 t.identify_frames)
         if self.model.cell is not None:
             if self.step == self.config.training.autoencoder_steps:  # a fresh fit, not a resume
-                initial_camera(self.model.cell, self._encoded)
+                initial_camera(self.model.cell, self._encoded,
+                               None if self.actions is None else self.actions[chosen])
             chunks, chunk_actions = wall_free_chunks(self.model.cell, chunks, chunk_actions)
         self._fit = TrajectoryFit(chunks, chunk_actions, self.config.model.dt)
 
@@ -538,6 +542,21 @@ def median_frame(frames: torch.Tensor, generator: torch.Generator,
     flat = frames.flatten(0, 1)
     idx = torch.randperm(len(flat), generator=generator)[:count]
     return flat[idx].float().median(0).values / 255.0
+
+
+def object_colour(frames: torch.Tensor, background: torch.Tensor, generator: torch.Generator,
+                  count: int = 500) -> tuple[torch.Tensor, float]:
+    """The ``colour`` localizer's score (:func:`pig_control.model.encoder.fit_object_colour`)
+    from up to ``count`` random frames of uint8 sequences (N, T, 3, H, W)."""
+    from pig_control.model.encoder import fit_object_colour
+
+    flat = frames.flatten(0, 1)
+    idx = torch.randperm(len(flat), generator=generator)[:count]
+    try:
+        return fit_object_colour(flat[idx].float() / 255.0, background.cpu(),
+                                 generator=generator)
+    except ValueError as error:
+        raise UserInputError(f"model.localizer colour: {error}") from None
 
 
 def default_data_path(config: Config) -> Path:

@@ -13,6 +13,15 @@ The U-Net gives one logit map per object. Two ways to turn them into positions:
   colour, and the frame must be recovered as background where there is no foreground and as the
   objects' colours, mixed by their shares, where there is. That gives the U-Net a dense signal
   from the first step, so finding the objects no longer depends on a lucky seed.
+- ``colour`` (one object): the object is told apart from everything else that moves (its
+  reflection in a floor, its shadow, thin parts blended into the floor) by its hue. A linear
+  score of a pixel's colour change from the static background is learned from the training
+  frames (:func:`fit_object_colour`, set with :meth:`Encoder.set_colour_model`): the
+  foreground pixels' colours are clustered, the cluster farthest from the background's mean
+  colour is the object's, and Fisher's discriminant between its pixels and the background's,
+  in the chromaticity plane (brightness removed: shading, reflections and shadows change
+  brightness more than hue), gives the direction. The position is the centroid of the score's
+  positive part. No network is involved.
 """
 
 from __future__ import annotations
@@ -83,6 +92,12 @@ class Encoder(nn.Module):
         self.register_buffer("grid", torch.stack([x, y]).reshape(2, -1), persistent=False)
         self.register_buffer("background", torch.zeros(3, image_size, image_size))
         self.colour_logits = nn.Parameter(torch.randn(n_objects, 3))
+        if localizer == "colour":  # (checkpoints of the other localizers have no such buffers)
+            if n_objects != 1:
+                raise ValueError(f"the colour localizer finds one object, not {n_objects}")
+            # score = (pixel - background) . colour_weights + colour_bias (fit_object_colour)
+            self.register_buffer("colour_weights", torch.zeros(3))
+            self.register_buffer("colour_bias", torch.zeros(()))
         if localizer == "dense":
             pooled = image_size // 2 if image_size >= 40 else image_size
             self.pool = image_size >= 40
@@ -94,6 +109,19 @@ class Encoder(nn.Module):
         """The scene's static background (3, H, W) in [0, 1], e.g. a per-pixel median of frames."""
         self.background.copy_(background)
 
+    def set_colour_model(self, weights: torch.Tensor, bias: float) -> None:
+        """The object's colour score (``colour`` localizer): ``weights`` (3,) on the colour
+        change from the background, plus ``bias``."""
+        self.colour_weights.copy_(weights)
+        self.colour_bias.fill_(float(bias))
+
+    def colour_score(self, frames: torch.Tensor) -> torch.Tensor:
+        """The positive part of the object's colour score, (B, 1, H, W):
+        ``relu((frame - background) . weights + bias)``."""
+        change = frames - self.background
+        score = torch.einsum("bchw,c->bhw", change, self.colour_weights) + self.colour_bias
+        return torch.relu(score).unsqueeze(1)
+
     def foreground(self, frames: torch.Tensor) -> torch.Tensor:
         """How much each pixel differs from the background, in [0, 1): (B, 1, H, W)."""
         distance2 = ((frames - self.background) ** 2).sum(1, keepdim=True)
@@ -102,6 +130,9 @@ class Encoder(nn.Module):
 
     def masks(self, frames: torch.Tensor) -> torch.Tensor:
         """Soft segmentation (B, n_objects + 1, H, W); the last channel is the background."""
+        if self.localizer == "colour":
+            share = self.colour_score(frames).clamp(max=1.0)
+            return torch.cat([share, 1.0 - share], 1)
         logits = self.unet(frames)
         if self.localizer == "centroid":
             shares = torch.softmax(logits, dim=1) * self.foreground(frames)
@@ -111,7 +142,9 @@ class Encoder(nn.Module):
 
     def _positions(self, frames: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         objects = masks[:, : self.n_objects]
-        if self.localizer == "centroid":
+        if self.localizer == "colour":
+            objects = self.colour_score(frames)  # unclipped: the centroid's weights
+        if self.localizer in ("centroid", "colour"):
             flat = objects.flatten(2) + 1e-6  # (B, n, HW); an empty frame gives the centre
             weights = flat / flat.sum(-1, keepdim=True)
             return torch.einsum("bnp,cp->bnc", weights, self.grid)
@@ -136,3 +169,48 @@ class Encoder(nn.Module):
         rendering = objects + masks[:, -1:] * self.background
         mass = masks[:, : self.n_objects].sum((-2, -1)) + 1e-6
         return self._positions(frames, masks), rendering, mass / mass.sum(-1, keepdim=True)
+
+
+def fit_object_colour(frames: torch.Tensor, background: torch.Tensor, clusters: int = 4,
+                      threshold: float = 0.1, margin: float = 0.15, iterations: int = 30,
+                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, float]:
+    """The ``colour`` localizer's score (weights (3,), bias) learned from frames (N, 3, H, W)
+    in [0, 1] and their static background (3, H, W).
+
+    Foreground pixels (farther than ``threshold`` from the background, RGB distance) are
+    clustered by colour (k-means, ``clusters`` centres); the cluster farthest from the
+    background's mean colour (among those holding at least 5 % of them) is the object's.
+    Fisher's discriminant between its pixels and the
+    background's pixels, both in the chromaticity plane (each colour minus its mean over R, G,
+    B), gives the weights, scaled so that the change from the background's mean colour to the
+    object's scores 1; the bias ``-margin`` leaves small hue changes (a reflection, the floor
+    showing through) out.
+    """
+    pixels = frames.permute(0, 2, 3, 1).reshape(-1, 3)
+    distance = (frames - background).square().sum(1).sqrt().reshape(-1)
+    colours = pixels[distance > threshold]
+    if len(colours) < clusters:
+        raise ValueError("too few pixels differ from the background to learn a colour")
+    generator = generator or torch.Generator().manual_seed(0)
+    centres = colours[torch.randperm(len(colours), generator=generator)[:clusters]].clone()
+    for _ in range(iterations):
+        assigned = torch.cdist(colours, centres).argmin(1)
+        centres = torch.stack([colours[assigned == j].mean(0) if (assigned == j).any()
+                               else centres[j] for j in range(clusters)])
+    scenery = background.permute(1, 2, 0).reshape(-1, 3)
+    counts = torch.bincount(assigned, minlength=clusters)
+    distance_out = (centres - scenery.mean(0)).norm(dim=1)
+    distance_out[counts < max(2, 0.05 * len(colours))] = -1.0  # not a stray handful of pixels
+    salient = int(distance_out.argmax())
+    own = colours[assigned == salient]
+
+    def chroma(x: torch.Tensor) -> torch.Tensor:
+        return x - x.mean(-1, keepdim=True)
+
+    spread = torch.cov(chroma(own).T) + torch.cov(chroma(scenery).T) + 1e-4 * torch.eye(3)
+    direction = torch.linalg.solve(spread, chroma(own).mean(0) - chroma(scenery).mean(0))
+    direction = direction - direction.mean()  # blind to brightness: (1, 1, 1) scores 0
+    step = float((own.mean(0) - scenery.mean(0)) @ direction)
+    if not step > 0:
+        raise ValueError("the object's colour cannot be told from the background's")
+    return direction / step, -float(margin)

@@ -151,6 +151,16 @@ class System(nn.Module):
         training frames, or None (keep the current values). Called once before fitting."""
         return None
 
+    def guess_from_motion(self, positions: Tensor, actions: Tensor | None
+                          ) -> dict[str, dict[str, float] | float] | None:
+        """A starting point for the fit from encoded sequences ``(N, T, n_points, 2)`` (pixels,
+        one frame every :attr:`dt`) and the actions ``(N, T - 1, d)`` between them, or None
+        (default: keep :meth:`camera_guess`'s). A dict may hold ``"camera"`` and ``"params"``
+        (values by name) and ``"gain"``; it is applied after :meth:`camera_guess`. A system
+        whose camera's handedness or the zero of its coordinates cannot be told from positions
+        alone (which way a pushed pendulum turns) reads them here from the motion."""
+        return None
+
     def rest_goal(self, positions: Tensor) -> Tensor:
         """The goal positions ``(n_points, 2)`` moved to the nearest state the physics can hold
         at rest (default: unchanged)."""
