@@ -17,6 +17,11 @@ The JSON keeps each run's mpc report (returns per episode, bootstrap interval, l
 true parameters, per-step times) and, per budget, the mean return over training seeds with
 their spread. Files that already exist under RUNS (data, checkpoints, reports) are reused, so an
 interrupted benchmark resumes.
+
+Every (budget, seed) is one unit of :mod:`pig_control.fanout`: one after another here by
+default, or as Ray tasks with ``--ray`` (all cores of this machine) or ``--ray-address`` (a
+cluster whose nodes see this checkout at the same path), one CPU each (``--unit-cpus``). A unit
+that fails is reported and the others still finish; rerunning resumes.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pig_control import fanout  # noqa: E402
 from pig_control.cli import make_parser, run_main, write_json  # noqa: E402
 from pig_control.errors import UserInputError  # noqa: E402
 from pig_control.protocol import REPORTING_SEED  # noqa: E402
@@ -57,9 +63,9 @@ def run(command: list[str], log: Path) -> None:
         raise RuntimeError(f"{' '.join(command)} failed ({status}); see {log}")
 
 
-def one_run(env: str, budget: int, seed: int, episodes: int, runs: Path) -> dict:
+def one_run(env: str, budget: int, seed: int, episodes: int, runs: str) -> dict:
     """Rollouts, training and control of one (budget, seed); returns the mpc report."""
-    where = runs / f"{budget}_seed{seed}"
+    where = Path(runs) / f"{budget}_seed{seed}"
     where.mkdir(parents=True, exist_ok=True)
     data, report = where / "rollouts.npz", where / "mpc.json"
     python = sys.executable
@@ -91,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--runs", default="runs/dmc", help="working folder (reused)")
     parser.add_argument("--out", default=None, metavar="F.json")
+    fanout.add_arguments(parser, "CPUs (and threads) per (budget, seed) run (default 1)")
     args = parse_benchmark_args(parser, argv, __file__)
+    spread = fanout.from_arguments(args)
     try:
         budgets = [int(b) for b in args.budgets.split(",")]
         seeds = [int(s) for s in args.seeds.split(",")]
@@ -99,10 +107,20 @@ def main(argv: list[str] | None = None) -> int:
         raise UserInputError("--budgets and --seeds are comma-separated integers") from None
     for budget in budgets:
         episodes_and_steps(budget)
-    runs = Path(args.runs) / args.env.replace("/", "_")
+    runs = (Path(args.runs) / args.env.replace("/", "_")).resolve()
+    units = [fanout.Unit(f"{budget}_seed{seed}", one_run,
+                         {"env": args.env, "budget": budget, "seed": seed,
+                          "episodes": args.episodes, "runs": str(runs)},
+                         **fanout.unit_resources(args, False))
+             for budget in budgets for seed in seeds]
+    fanout.check_placeable(units, spread)
+    outcomes = fanout.run_units(units, spread)
+    if fanout.report_failures(outcomes):
+        return 1
+    done = {key: outcome.result for key, outcome in outcomes.items()}
     rows = []
     for budget in budgets:
-        reports = {seed: one_run(args.env, budget, seed, args.episodes, runs) for seed in seeds}
+        reports = {seed: done[f"{budget}_seed{seed}"] for seed in seeds}
         means = [reports[s]["mean_return"] for s in seeds]
         rows.append({
             "budget_frames": budget,
