@@ -18,8 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scene=${1:?usage: benchmarks/control_models.sh SCENE [SEEDS...]}
 shift
-seeds=("${@:-0 1 2}")
-seeds=(${seeds[@]})
+if (($#)); then seeds=("$@"); else seeds=(0 1 2); fi
 case $scene in
     spring) rollouts=(--episodes 196 --steps 50) ;;
     pendulum) rollouts=(--episodes 49 --steps 200) ;;

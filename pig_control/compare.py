@@ -210,12 +210,9 @@ def dmc_oracle_row(settings: dict) -> dict:
     from pig_control.control import dmc_oracle
 
     start = time.perf_counter()
-    env, oracle, _, _ = dmc_oracle.build(settings["env"], action_repeat=settings["action_repeat"])
-    try:
-        results = dmc_oracle.run_episodes(env, oracle, settings["episodes"], settings["seed"],
-                                          progress=not settings["quiet"])
-    finally:
-        env.close()
+    results, _, _, _ = dmc_oracle.evaluate(settings["env"], settings["episodes"],
+                                           settings["seed"], progress=not settings["quiet"],
+                                           action_repeat=settings["action_repeat"])
     results = [{"seed": r["seed"], "success": r["success"], "final_distance": None,
                 "return": r["return"], "steps": r["control_steps"],
                 "ms_per_step": r["ms_per_step"]} for r in results]
@@ -469,8 +466,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     foreign = not is_own_scene(resolve_env_id(args.env))
     if not foreign and (args.size is not None or args.action_repeat is not None):
         raise UserInputError("--size and --action-repeat apply to envs that are not ours")
-    env = task_env({"env": args.env, "size": args.size,
-                    "action_repeat": 2 if args.action_repeat is None else args.action_repeat})
+    if args.action_repeat is None:
+        args.action_repeat = 2  # the DMC convention
+    env = task_env({"env": args.env, "size": args.size, "action_repeat": args.action_repeat})
     scene = env.unwrapped
     env_name = args.env if foreign else scene.name
     if args.pig_models is None:
@@ -547,7 +545,7 @@ def compare_in(out_dir: Path, args, argv, env_name: str, plan: Plan) -> int:
                 "train_seed": args.train_seed, "quiet": args.quiet or plan.fanout.uses_ray,
                 "device": args.device, "resume": args.resume, "foreign": plan.foreign,
                 "size": args.size,
-                "action_repeat": 2 if args.action_repeat is None else args.action_repeat}
+                "action_repeat": args.action_repeat}
     wanted: list[dict] = []  # the rows this run asks for (found in the log or made now)
     units: list = []
 

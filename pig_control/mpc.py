@@ -560,16 +560,11 @@ def _main_foreign(args, argv, settings: dict) -> int:
     if repeat < 1 or (args.substeps is not None and args.substeps < 1):
         raise UserInputError(f"--action-repeat and --substeps must be at least 1, got "
                              f"{repeat} and {args.substeps}")
-    env, oracle, truth, described = dmc_oracle.build(
-        env_id, action_repeat=repeat, substeps=args.substeps, planner=args.planner,
-        horizon=args.horizon,
+    results, oracle, truth, described = dmc_oracle.evaluate(
+        env_id, args.episodes, args.seed, progress=not args.quiet, action_repeat=repeat,
+        substeps=args.substeps, planner=args.planner, horizon=args.horizon,
         planner_options=settings["planner_options"], cost_options=settings["cost_options"],
         max_episode_steps=None if args.max_steps is None else args.max_steps * repeat)
-    try:
-        results = dmc_oracle.run_episodes(env, oracle, args.episodes, args.seed,
-                                          progress=not args.quiet)
-    finally:
-        env.close()
     summary = dmc_oracle.summary(results)
     successes = [r["success"] for r in results]
     success_rate = None if None in successes else float(np.mean(successes))

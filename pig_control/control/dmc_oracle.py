@@ -108,6 +108,18 @@ def run_episodes(env, oracle: SystemOracle, episodes: int, seed: int,
                          "oracle", progress)
 
 
+def evaluate(env_id: str, episodes: int, seed: int, progress: bool = False, **build_options):
+    """:func:`build` the oracle of ``env_id`` (``build_options`` as :func:`build` takes them),
+    play ``episodes`` episodes from ``seed`` and close the env; returns (per-episode results,
+    the oracle, the truth, the described values)."""
+    env, oracle, truth, described = build(env_id, **build_options)
+    try:
+        results = run_episodes(env, oracle, episodes, seed, progress=progress)
+    finally:
+        env.close()
+    return results, oracle, truth, described
+
+
 def summary(results: list[dict]) -> dict:
     """Mean, standard deviation, minimum and maximum of the returns; median wall-clock and CPU
     milliseconds of planning per control step."""
