@@ -216,12 +216,6 @@ class TrainingConfig(_Section):
         lr_decay_at: fraction of ``steps`` after which the learning rates are divided by
             ``lr_decay`` (the paper: 0.75 and 5).
         lr_decay: the divisor (at least 1).
-        autoencoder_anneal: the last steps of the autoencoder phase, over which the learning
-            rates fall along a half cosine to zero (0: none). Phase 2 freezes the encoder and
-            decoder as the autoencoder phase leaves them; at a constant learning rate that is
-            one noisy Adam iterate, and its reconstruction error varies by tens of per cent
-            from one iterate to the next (docs/guide/training.md). At most
-            ``autoencoder_steps``.
         alpha: weight of the reconstruction (autoencoder) loss.
         latent_weight: weight of the position-space prediction loss (predicted positions
             against the encoder's positions of the same future frames; 0 in the paper).
@@ -255,7 +249,6 @@ class TrainingConfig(_Section):
     physics_lr: Annotated[Number, Field(ge=0)] | None = 1e-2
     lr_decay_at: Annotated[Number, Field(ge=0, le=1)] = 0.75
     lr_decay: Annotated[Number, Field(ge=1)] = 5.0
-    autoencoder_anneal: Count = 0
     alpha: Annotated[Number, Field(ge=0)] = 3.0
     latent_weight: Annotated[Number, Field(ge=0)] = 1.0
     segmentation_weight: Annotated[Number, Field(ge=0)] = 1.0
@@ -273,10 +266,6 @@ class TrainingConfig(_Section):
                              f"({self.autoencoder_steps}) + 'training.dynamics_steps' "
                              f"({self.dynamics_steps}) must be at most 'training.steps' "
                              f"({self.steps})")
-        if self.autoencoder_anneal > self.autoencoder_steps:
-            raise ValueError(f"config key 'training.autoencoder_anneal' "
-                             f"({self.autoencoder_anneal}) must be at most "
-                             f"'training.autoencoder_steps' ({self.autoencoder_steps})")
         if self.identify_sequences > self.encode_sequences:
             raise ValueError(f"config key 'training.identify_sequences' "
                              f"({self.identify_sequences}) must not exceed "

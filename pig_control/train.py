@@ -20,7 +20,6 @@ installed, event files. ``--resume`` continues from ``DIR/last.pt`` exactly wher
 from __future__ import annotations
 
 import csv
-import math
 import os
 import shlex
 import sys
@@ -292,10 +291,9 @@ class Trainer:
     # ---- one step -----------------------------------------------------------------------
     def _set_learning_rates(self) -> None:
         t = self.config.training
-        scale = 1.0 / t.lr_decay if self.step >= t.lr_decay_at * t.steps else 1.0
-        scale *= autoencoder_anneal_factor(self.step, t.autoencoder_steps, t.autoencoder_anneal)
+        decay = t.lr_decay if self.step >= t.lr_decay_at * t.steps else 1.0
         for group in self.optimizer.param_groups:
-            group["lr"] = group["base_lr"] * scale
+            group["lr"] = group["base_lr"] / decay
 
     def _clip_gradients(self, phase: str) -> None:
         """Element-wise clip to [-clip, clip] (the paper's); in the dynamics phase the physical
@@ -535,16 +533,6 @@ def resumable_checkpoint(path: Path) -> dict:
         raise UserInputError(f"checkpoint '{path}' cannot be resumed: its metadata's 'data' is "
                              f"a {type(recorded).__name__}, not a path")
     return payload
-
-
-def autoencoder_anneal_factor(step: int, autoencoder_steps: int, anneal: int) -> float:
-    """The learning-rate factor at ``step`` from ``training.autoencoder_anneal``: 1 until the
-    last ``anneal`` steps of the autoencoder phase, then a half cosine that reaches zero after
-    the phase's last step (so every annealed step still moves), and 1 again afterwards."""
-    start = autoencoder_steps - anneal
-    if anneal <= 0 or not start <= step < autoencoder_steps:
-        return 1.0
-    return 0.5 * (1.0 + math.cos(math.pi * (step - start + 1) / (anneal + 1)))
 
 
 def median_frame(frames: torch.Tensor, generator: torch.Generator,

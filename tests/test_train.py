@@ -86,20 +86,6 @@ def test_phases_follow_the_config(tmp_path, data):
     assert phases == ["autoencoder"] * 3 + ["dynamics"]
 
 
-def test_autoencoder_anneal_lowers_the_rates_to_zero_at_the_phase_end_only(tmp_path, data):
-    trainer = Trainer(tiny_config("training.autoencoder_steps=4", "training.autoencoder_anneal=2",
-                                  "training.lr_decay_at=1.0"), data, tmp_path)
-    rates = []
-    for _ in range(6):
-        trainer._set_learning_rates()
-        rates.append(trainer.optimizer.param_groups[0]["lr"] / trainer.config.training.lr)
-        trainer.step += 1
-    # steps 0-1 at full rate, 2-3 along the half cosine (0.75, 0.25), the dynamics phase at full
-    assert rates == pytest.approx([1.0, 1.0, 0.75, 0.25, 1.0, 1.0])
-    with pytest.raises(ValueError, match="autoencoder_anneal"):
-        tiny_config("training.autoencoder_anneal=4")  # more than the 3 autoencoder steps
-
-
 # ---- checkpoints ---------------------------------------------------------------------------
 def test_checkpoint_round_trip_gives_identical_outputs(tmp_path, data):
     trainer = Trainer(tiny_config(), data, tmp_path)
