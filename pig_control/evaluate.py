@@ -18,7 +18,10 @@ same as JSON):
   over the sequences; ``extrap_curve``: the same per predicted step (index 0 is the first frame
   after the inputs; prediction frames first, then extrapolation frames).
 - ``recons_error``: the autoencoder's error (encode, then decode) over every frame of the
-  sequences; ``psnr`` / ``ssim`` (and ``extrap_psnr`` / ``extrap_ssim``) over the prediction
+  sequences; ``recons_error_input_pred``: the same over each sequence's input and prediction
+  frames only, the frames the authors' reconstruction loss covers (the paper evaluates the
+  extrapolation frames but never trains on them; on the gravity scene the autoencoder's error
+  grows over them, from 0.9 to 4.0 by the 40th frame, docs/results.md); ``psnr`` / ``ssim`` (and ``extrap_psnr`` / ``extrap_ssim``) over the prediction
   (extrapolation) frames.
 - ``position_error_px``: where the data holds true states, the mean Euclidean distance (pixels)
   between the encoder's positions and the true positions over all frames, with the model's object
@@ -28,8 +31,10 @@ same as JSON):
   encoder share one pixel convention (pixel column j covers [j, j + 1), its centre is j + 0.5, so
   an object at x = 3.5 is centred on column 3), so a correct model has no systematic offset;
   ``position_offset_px`` reports the mean (x, y) offset per object for diagnosis.
-- ``success``: the authors' thresholds: reconstruction below 1.5 means the objects were found;
-  prediction below 3.0 (balls) or 30.0 (digits) means dynamics and parameters were learned.
+- ``success``: the authors' thresholds: reconstruction (``recons_error_input_pred``, the
+  authors' frames) below 1.5 means the objects were found (``objects_found_every_frame``: the
+  same threshold on ``recons_error``, stricter); prediction below 3.0 (balls) or 30.0 (digits)
+  means dynamics and parameters were learned.
 
 Test sequences: ``test_x`` of a dataset file; for a rollouts file, the last 10 % of the episodes
 (at least one) with their actions, the same episodes training holds out for validation.
@@ -179,6 +184,8 @@ class _Sums:
         self.ssim = None
         self.recons = 0.0
         self.recons_frames = 0
+        self.recons_input_pred = 0.0     # the same over the input and prediction frames only
+        self.recons_input_pred_frames = 0
         self.position_sums = None   # per permutation: summed distance over encoded frames
         self.pred_position = None   # per permutation: summed distance over prediction frames
         self.offsets = None         # per permutation: summed (dx, dy) per slot
@@ -254,6 +261,8 @@ def evaluate(model, config: Config, data: dict, *, sequences: int | None = None,
             r = frame_sse(recons, x).double()
             sums.recons += float(r.sum())
             sums.recons_frames += r.numel()
+            sums.recons_input_pred += float(r[:, :L + P].sum())
+            sums.recons_input_pred_frames += r[:, :L + P].numel()
             sums.n += stop - start
 
             rows = None if positions is None else finite[start:stop]
@@ -280,6 +289,7 @@ def evaluate(model, config: Config, data: dict, *, sequences: int | None = None,
     digits = scene == "mnist_spring" or config.scene == "mnist_spring"
     pred_threshold = PRED_THRESHOLD_DIGITS if digits else PRED_THRESHOLD_BALLS
     recons_error = sums.recons / max(1, sums.recons_frames)
+    recons_input_pred = sums.recons_input_pred / max(1, sums.recons_input_pred_frames)
 
     learned = dict(model.params)
     true = dict(data.get("params") or {})
@@ -307,6 +317,7 @@ def evaluate(model, config: Config, data: dict, *, sequences: int | None = None,
         "pred_error": pred_error,
         "extrap_error": _mean(curve[P:]) if E else None,
         "recons_error": recons_error,
+        "recons_error_input_pred": recons_input_pred,
         "extrap_curve": curve,
         "psnr": _mean(psnr_curve[:P]),
         "ssim": _mean(ssim_curve[:P]),
@@ -317,7 +328,8 @@ def evaluate(model, config: Config, data: dict, *, sequences: int | None = None,
     if position_warning:
         report["position_warning"] = position_warning
     report["success"] = {
-        "objects_found": bool(recons_error < RECONS_THRESHOLD),
+        "objects_found": bool(recons_input_pred < RECONS_THRESHOLD),
+        "objects_found_every_frame": bool(recons_error < RECONS_THRESHOLD),
         "dynamics_learned": bool(pred_error < pred_threshold),
         "recons_threshold": RECONS_THRESHOLD,
         "pred_threshold": pred_threshold,
@@ -427,8 +439,11 @@ def format_report(report: dict) -> str:
     lines += [
         "",
         "error: squared pixel error summed over a frame (pixels in [0, 1]), mean over frames",
-        f"{'reconstruction':<16}{_fmt(report['recons_error']):>10}   objects found "
-        f"(< {s['recons_threshold']:g}): {'yes' if s['objects_found'] else 'no'}",
+        f"{'reconstruction':<16}{_fmt(report['recons_error_input_pred']):>10}   input and "
+        f"prediction frames; objects found (< {s['recons_threshold']:g}): "
+        f"{'yes' if s['objects_found'] else 'no'}",
+        f"{'':<16}{_fmt(report['recons_error']):>10}   every frame; "
+        f"{'yes' if s['objects_found_every_frame'] else 'no'}",
         f"{'prediction':<16}{_fmt(report['pred_error']):>10}   dynamics learned "
         f"(< {s['pred_threshold']:g}): {'yes' if s['dynamics_learned'] else 'no'}",
         f"{'extrapolation':<16}{_fmt(report['extrap_error']):>10}",

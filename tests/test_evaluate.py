@@ -90,6 +90,14 @@ def test_evaluate_writes_every_key_with_finite_values(files, tmp_path, capsys):
     best = min(errors, key=errors.get)
     assert report["object_order"] == list(best)
     assert report["position_error_px"] == pytest.approx(errors[best], rel=1e-5)
+    # reconstruction by hand: over every frame, and over the 10 input and prediction frames,
+    # the authors' measure, which the objects-found threshold applies to
+    with torch.no_grad():
+        recons = ((model.decode(model.encode(frames)) - frames) ** 2).sum((-3, -2, -1)).numpy()
+    assert report["recons_error"] == pytest.approx(recons.mean(), rel=1e-5)
+    assert report["recons_error_input_pred"] == pytest.approx(recons[:, :10].mean(), rel=1e-5)
+    assert report["success"]["objects_found"] == (recons[:, :10].mean() < 1.5)
+    assert report["success"]["objects_found_every_frame"] == (recons.mean() < 1.5)
     printed = capsys.readouterr().out
     assert "prediction" in printed and "extrapolation" in printed and "k" in printed
 
