@@ -99,6 +99,7 @@ def one_run(scene: str, seed: int, runs: str, device: str, export: str | None) -
         row.update(params=result.get("params"), true_params=result.get("true_params"),
                    param_rel_error=errors, recons_error=result.get("recons_error"),
                    recons_error_input_pred=result.get("recons_error_input_pred"),
+                   recons_curve=result.get("recons_curve"),
                    pred_error=result.get("pred_error"), extrap_error=result.get("extrap_error"),
                    position_error_px=result.get("position_error_px"),
                    seconds_to_5pct=seconds_to_5pct(metrics, {

@@ -20,8 +20,9 @@ same as JSON):
 - ``recons_error``: the autoencoder's error (encode, then decode) over every frame of the
   sequences; ``recons_error_input_pred``: the same over each sequence's input and prediction
   frames only, the frames the authors' reconstruction loss covers (the paper evaluates the
-  extrapolation frames but never trains on them; on the gravity scene the autoencoder's error
-  grows over them, from 0.9 to 4.0 by the 40th frame, docs/results.md); ``psnr`` / ``ssim`` (and ``extrap_psnr`` / ``extrap_ssim``) over the prediction
+  extrapolation frames but never trains on them, and the autoencoder's error can grow over
+  them: docs/results.md); ``recons_curve``: the error per frame index of the sequences;
+  ``psnr`` / ``ssim`` (and ``extrap_psnr`` / ``extrap_ssim``) over the prediction
   (extrapolation) frames.
 - ``position_error_px``: where the data holds true states, the mean Euclidean distance (pixels)
   between the encoder's positions and the true positions over all frames, with the model's object
@@ -186,6 +187,7 @@ class _Sums:
         self.recons_frames = 0
         self.recons_input_pred = 0.0     # the same over the input and prediction frames only
         self.recons_input_pred_frames = 0
+        self.recons_curve = None         # per frame index: summed over sequences
         self.position_sums = None   # per permutation: summed distance over encoded frames
         self.pred_position = None   # per permutation: summed distance over prediction frames
         self.offsets = None         # per permutation: summed (dx, dy) per slot
@@ -263,6 +265,9 @@ def evaluate(model, config: Config, data: dict, *, sequences: int | None = None,
             sums.recons_frames += r.numel()
             sums.recons_input_pred += float(r[:, :L + P].sum())
             sums.recons_input_pred_frames += r[:, :L + P].numel()
+            per_frame = r.sum(0).cpu()
+            sums.recons_curve = per_frame if sums.recons_curve is None else \
+                sums.recons_curve + per_frame
             sums.n += stop - start
 
             rows = None if positions is None else finite[start:stop]
@@ -318,6 +323,7 @@ def evaluate(model, config: Config, data: dict, *, sequences: int | None = None,
         "extrap_error": _mean(curve[P:]) if E else None,
         "recons_error": recons_error,
         "recons_error_input_pred": recons_input_pred,
+        "recons_curve": (sums.recons_curve / sums.n).tolist(),
         "extrap_curve": curve,
         "psnr": _mean(psnr_curve[:P]),
         "ssim": _mean(ssim_curve[:P]),

@@ -96,6 +96,7 @@ def test_evaluate_writes_every_key_with_finite_values(files, tmp_path, capsys):
         recons = ((model.decode(model.encode(frames)) - frames) ** 2).sum((-3, -2, -1)).numpy()
     assert report["recons_error"] == pytest.approx(recons.mean(), rel=1e-5)
     assert report["recons_error_input_pred"] == pytest.approx(recons[:, :10].mean(), rel=1e-5)
+    assert report["recons_curve"] == pytest.approx(recons.mean(0).tolist(), rel=1e-5)
     assert report["success"]["objects_found"] == (recons[:, :10].mean() < 1.5)
     assert report["success"]["objects_found_every_frame"] == (recons.mean() < 1.5)
     printed = capsys.readouterr().out
