@@ -10,6 +10,8 @@ Layout of the saved dict::
     step       optimiser steps taken
     optimizer  optimiser state (absent in shipped models)
     rng        the data-sampling generator's state (absent in shipped models)
+    autoencoder_best  training.autoencoder_keep_best's best weights so far, during the
+               autoencoder phase only (absent in shipped models)
     metadata   provenance: command, seed, data, wall-clock seconds, env_frames, code version
 """
 
@@ -102,7 +104,7 @@ def code_version() -> str:
 
 
 #: What only resuming a training run needs: left out of a shipped model.
-TRAINING_STATE = ("optimizer", "rng", "identification", "identification_rng")
+TRAINING_STATE = ("optimizer", "rng", "identification", "identification_rng", "autoencoder_best")
 
 
 def shippable(payload: dict) -> dict:

@@ -216,6 +216,12 @@ class TrainingConfig(_Section):
         lr_decay_at: fraction of ``steps`` after which the learning rates are divided by
             ``lr_decay`` (the paper: 0.75 and 5).
         lr_decay: the divisor (at least 1).
+        autoencoder_keep_best: at the end of the autoencoder phase, go back to the encoder and
+            decoder that drew the validation frames best, checked every ``log_every`` steps
+            (up to 256 frames of the validation sequences). The autoencoder's loss can spike
+            for a few dozen steps (on the digits from 1.2 to 20 within 50 steps), and the
+            phase can end inside a spike, which phase 2 would then freeze
+            (docs/guide/training.md).
         alpha: weight of the reconstruction (autoencoder) loss.
         latent_weight: weight of the position-space prediction loss (predicted positions
             against the encoder's positions of the same future frames; 0 in the paper).
@@ -249,6 +255,7 @@ class TrainingConfig(_Section):
     physics_lr: Annotated[Number, Field(ge=0)] | None = 1e-2
     lr_decay_at: Annotated[Number, Field(ge=0, le=1)] = 0.75
     lr_decay: Annotated[Number, Field(ge=1)] = 5.0
+    autoencoder_keep_best: bool = False
     alpha: Annotated[Number, Field(ge=0)] = 3.0
     latent_weight: Annotated[Number, Field(ge=0)] = 1.0
     segmentation_weight: Annotated[Number, Field(ge=0)] = 1.0

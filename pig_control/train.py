@@ -148,6 +148,8 @@ class Trainer:
         self.wall_s = 0.0
         self.metadata = dict(metadata or {})
         self._encoded = None  # phase 2: encoder positions of the training frames
+        # training.autoencoder_keep_best: the best weights so far ({"model", "error", "step"})
+        self._autoencoder_best: dict | None = None
         self._fit: TrajectoryFit | None = None  # phase 2: the trajectory fit
 
     def _parameter_groups(self) -> list[tuple[list, float]]:
@@ -213,6 +215,45 @@ class Trainer:
             losses["loss"] = losses["loss"] + t.segmentation_weight * seg
             losses["segmentation"] = seg
         return losses
+
+    @torch.no_grad()
+    def _autoencoder_check(self) -> float | None:
+        """Reconstruction error (squared pixel error summed per frame, mean over frames) of up
+        to 256 fixed validation frames; None without validation sequences."""
+        if len(self.valid_frames) == 0:
+            return None
+        count = self.valid_frames.shape[0] * self.valid_frames.shape[1]
+        stride = max(1, count // 256)
+        frames = self.valid_frames.flatten(0, 1)[::stride][:256]
+        frames = frames.to(self.device).float() / 255.0
+        self.model.eval()
+        error = frame_sse(self.model.decoder(self.model.encoder(frames)), frames).mean().item()
+        self.model.train()
+        return error
+
+    def _keep_best_autoencoder(self) -> None:
+        """``training.autoencoder_keep_best``: every ``log_every`` steps of the autoencoder
+        phase remember the weights if they draw the validation frames best so far; at the
+        phase's last step go back to the best (the config's docstring says why)."""
+        t = self.config.training
+        if not (t.autoencoder_keep_best and 0 < self.step <= t.autoencoder_steps):
+            return
+        end = self.step == t.autoencoder_steps
+        if self.step % t.log_every and not end:
+            return
+        error = self._autoencoder_check()
+        if error is None:
+            return
+        best = self._autoencoder_best
+        if best is None or error < best["error"]:
+            best = self._autoencoder_best = {
+                "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+                "error": error, "step": self.step}
+        if end:
+            self.model.load_state_dict(best["model"])
+            self.metadata["autoencoder_kept"] = {"step": best["step"], "error": best["error"],
+                                                 "last_step_error": error}
+            self._autoencoder_best = None
 
     @torch.no_grad()
     def _encode(self, frames: torch.Tensor) -> torch.Tensor:
@@ -330,6 +371,7 @@ class Trainer:
             raise TrainingDiverged(f"a model parameter became NaN or infinite at step "
                                    f"{self.step}; training stopped: {self._kept()}")
         self.step += 1
+        self._keep_best_autoencoder()
         return {"phase": phase, **{k: v.item() for k, v in losses.items()}}
 
     def _kept(self) -> str:
@@ -373,6 +415,8 @@ class Trainer:
                 payload["identification"] = self._fit.state_dict()
                 payload["identification_rng"] = self._fit_rng
             payload["rng"] = self.generator.get_state()
+            if self._autoencoder_best is not None:
+                payload["autoencoder_best"] = self._autoencoder_best
         return payload
 
     def save(self, path: str | Path | None = None) -> Path:
@@ -407,6 +451,15 @@ class Trainer:
             self._fit.load_state_dict(payload["identification"])
             self.generator.set_state(payload["rng"])
         self.wall_s = float(payload.get("metadata", {}).get("wall_clock_s", 0.0))
+        best = payload.get("autoencoder_best")
+        if best is not None:  # the same tensors as the model's, an error and a step
+            ours = self.model.state_dict()
+            if not (isinstance(best, dict) and isinstance(best.get("model"), dict)
+                    and best["model"].keys() == ours.keys()
+                    and all(best["model"][k].shape == v.shape for k, v in ours.items())
+                    and isinstance(best.get("error"), float) and isinstance(best.get("step"), int)):
+                raise ValueError("its 'autoencoder_best' does not match the model")
+        self._autoencoder_best = best
 
     # ---- the loop -----------------------------------------------------------------------
     def _step_logged_and_saved(self, end: int, log: MetricsLog, bar) -> dict:

@@ -86,6 +86,45 @@ def test_phases_follow_the_config(tmp_path, data):
     assert phases == ["autoencoder"] * 3 + ["dynamics"]
 
 
+def test_autoencoder_keep_best_ends_the_phase_on_the_best_checked_weights(tmp_path, data):
+    config = tiny_config("training.autoencoder_steps=3", "training.autoencoder_keep_best=true")
+    trainer = Trainer(config, data, tmp_path)
+    errors = iter([3.0, 1.0, 2.0])  # the checks after steps 1, 2 and 3: step 2's is best
+    checked = []  # the weights each check saw
+
+    def check():
+        checked.append({k: v.clone() for k, v in trainer.model.state_dict().items()})
+        return next(errors)
+
+    trainer._autoencoder_check = check
+    for _ in range(3):
+        trainer.train_step()
+    weights = trainer.model.state_dict()
+    assert all(torch.equal(weights[k], checked[1][k]) for k in weights)
+    assert not all(torch.equal(checked[2][k], checked[1][k]) for k in weights)
+    assert trainer.metadata["autoencoder_kept"] == {"step": 2, "error": 1.0,
+                                                    "last_step_error": 2.0}
+    assert trainer._autoencoder_best is None  # nothing carried into phase 2's checkpoints
+
+
+def test_autoencoder_keep_best_resumes_exactly(tmp_path, data):
+    extra = ("training.autoencoder_steps=3", "training.autoencoder_keep_best=true",
+             "training.checkpoint_every=2")
+    whole = Trainer(tiny_config(*extra), data, tmp_path / "whole")
+    whole.fit(progress=False, max_steps=5)
+    first = Trainer(tiny_config(*extra), data, tmp_path / "cut")
+    first.fit(progress=False, max_steps=2)  # stops inside the autoencoder phase
+    payload = load_checkpoint(tmp_path / "cut" / "last.pt")
+    assert payload["autoencoder_best"]["step"] in (1, 2)
+    resumed = Trainer(tiny_config(*extra), data, tmp_path / "cut")
+    resumed.load_state(payload)
+    resumed.fit(progress=False, max_steps=3)
+    assert same_parameters(whole.model, resumed.model)
+    payload["autoencoder_best"]["model"].popitem()
+    with pytest.raises(UserInputError, match="autoencoder_best"):
+        Trainer(tiny_config(*extra), data, tmp_path / "cut").load_state(payload)
+
+
 # ---- checkpoints ---------------------------------------------------------------------------
 def test_checkpoint_round_trip_gives_identical_outputs(tmp_path, data):
     trainer = Trainer(tiny_config(), data, tmp_path)
