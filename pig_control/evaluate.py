@@ -183,11 +183,7 @@ class _Sums:
         self.curve = None
         self.psnr = None
         self.ssim = None
-        self.recons = 0.0
-        self.recons_frames = 0
-        self.recons_input_pred = 0.0     # the same over the input and prediction frames only
-        self.recons_input_pred_frames = 0
-        self.recons_curve = None         # per frame index: summed over sequences
+        self.recons_curve = None    # autoencoder error per frame index, summed over sequences
         self.position_sums = None   # per permutation: summed distance over encoded frames
         self.pred_position = None   # per permutation: summed distance over prediction frames
         self.offsets = None         # per permutation: summed (dx, dy) per slot
@@ -260,14 +256,8 @@ def evaluate(model, config: Config, data: dict, *, sequences: int | None = None,
             s = ssim(preds, target).double().sum(0).cpu()
             sums.psnr = p if sums.psnr is None else sums.psnr + p
             sums.ssim = s if sums.ssim is None else sums.ssim + s
-            r = frame_sse(recons, x).double()
-            sums.recons += float(r.sum())
-            sums.recons_frames += r.numel()
-            sums.recons_input_pred += float(r[:, :L + P].sum())
-            sums.recons_input_pred_frames += r[:, :L + P].numel()
-            per_frame = r.sum(0).cpu()
-            sums.recons_curve = per_frame if sums.recons_curve is None else \
-                sums.recons_curve + per_frame
+            r = frame_sse(recons, x).double().sum(0).cpu()            # (T,)
+            sums.recons_curve = r if sums.recons_curve is None else sums.recons_curve + r
             sums.n += stop - start
 
             rows = None if positions is None else finite[start:stop]
@@ -293,8 +283,9 @@ def evaluate(model, config: Config, data: dict, *, sequences: int | None = None,
     scene = data.get("scene") or config.scene
     digits = scene == "mnist_spring" or config.scene == "mnist_spring"
     pred_threshold = PRED_THRESHOLD_DIGITS if digits else PRED_THRESHOLD_BALLS
-    recons_error = sums.recons / max(1, sums.recons_frames)
-    recons_input_pred = sums.recons_input_pred / max(1, sums.recons_input_pred_frames)
+    recons_curve = sums.recons_curve / sums.n  # every sequence holds the same frames
+    recons_error = float(recons_curve.mean())
+    recons_input_pred = float(recons_curve[:L + P].mean())
 
     learned = dict(model.params)
     true = dict(data.get("params") or {})
@@ -323,7 +314,7 @@ def evaluate(model, config: Config, data: dict, *, sequences: int | None = None,
         "extrap_error": _mean(curve[P:]) if E else None,
         "recons_error": recons_error,
         "recons_error_input_pred": recons_input_pred,
-        "recons_curve": (sums.recons_curve / sums.n).tolist(),
+        "recons_curve": recons_curve.tolist(),
         "extrap_curve": curve,
         "psnr": _mean(psnr_curve[:P]),
         "ssim": _mean(ssim_curve[:P]),
