@@ -25,11 +25,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pig_control.api import PRETRAINED_DIR  # noqa: E402
 from pig_control.checkpoint import load_model  # noqa: E402
 from pig_control.cli import run_main, write_json  # noqa: E402
 from pig_control.control.agent import SCENE_DEFAULTS  # noqa: E402
 from pig_control.model.decoder import fit_positions  # noqa: E402
-from pig_control.mpc import PRETRAINED_DIR, make_env  # noqa: E402
+from pig_control.mpc import make_env  # noqa: E402
 from pig_control.protocol import REPORTING_SEED  # noqa: E402
 from pig_control.provenance import benchmark_provenance, parse_benchmark_args  # noqa: E402
 

@@ -29,8 +29,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pig_control.api import PRETRAINED_DIR  # noqa: E402
 from pig_control.cli import run_main, write_json  # noqa: E402
-from pig_control.mpc import PRETRAINED_DIR  # noqa: E402
 from pig_control.mpc import main as mpc_main  # noqa: E402
 from pig_control.protocol import compare_paired, success_summary  # noqa: E402
 from pig_control.provenance import benchmark_provenance, parse_benchmark_args  # noqa: E402

@@ -33,13 +33,20 @@ from pig_control.errors import UserInputError
 
 #: Where the shipped world models live; ``NAME_control.pt`` is the control model of scene NAME.
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+_SUFFIX = "_control.pt"
+
+
+def shipped_file(env: str) -> Path:
+    """Where the shipped control model of ``env`` lies, whether or not one ships: a scene name
+    (``"spring"``) or a Gymnasium id (``"dm_control/pendulum-swingup-v0"``, whose ``/`` the file
+    name writes as ``__``) followed by ``_control.pt``."""
+    return PRETRAINED_DIR / f"{env.replace('/', '__')}{_SUFFIX}"
 
 
 def shipped_world_models() -> dict[str, Path]:
-    """Scene name -> path of its shipped control world model."""
-    suffix = "_control.pt"
-    return {path.name[: -len(suffix)]: path
-            for path in sorted(PRETRAINED_DIR.glob(f"*{suffix}"))}
+    """Scene name or env id -> path of its shipped control world model."""
+    return {path.name[: -len(_SUFFIX)].replace("__", "/"): path
+            for path in sorted(PRETRAINED_DIR.glob(f"*{_SUFFIX}"))}
 
 
 class WorldModel:

@@ -85,11 +85,11 @@ from pig_control.errors import UserInputError, safe_reason
 from pig_control.integrity import record, verify
 from pig_control.interrupt import Interrupted, RaiseOnStop
 from pig_control.mpc import (
-    PRETRAINED_DIR,
     make_env,
     parse_assignments,
     resolve_model,
     run_episodes,
+    shipped_file,
     summarize,
 )
 from pig_control.protocol import REPORTING_SEED, episode_summary, seed_split
@@ -361,7 +361,7 @@ def plot(rows: list[dict], path: str, env_name: str, threshold: float,
     ax.set_xlabel("environment frames learned from")
     ax.set_ylabel("success rate" if measure == "success_rate" else "mean return")
     ax.set_title(f"{env_name}: {'success' if measure == 'success_rate' else 'return'} "
-                 "against environment frames")
+                 "against environment frames", fontsize=10)
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
@@ -472,7 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scene = env.unwrapped
     env_name = args.env if foreign else scene.name
     if args.pig_models is None:
-        shipped = not foreign and (PRETRAINED_DIR / f"{env_name}_control.pt").is_file()
+        shipped = not foreign and shipped_file(env_name).is_file()
         args.pig_models = "pretrained" if shipped else ""
     pig_models = [m.strip() for m in args.pig_models.split(",") if m.strip()]
     if foreign and (pig_models or pig_frames):
@@ -482,7 +482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserInputError(f"no oracle for {args.env} (oracles exist for our scenes and DMC "
                              f"pendulum and cartpole): pass --no-oracle")
     for model in pig_models:  # fail before any long work
-        if model == "pretrained" and not (PRETRAINED_DIR / f"{scene.name}_control.pt").is_file():
+        if model == "pretrained" and not shipped_file(scene.name).is_file():
             raise UserInputError(f"no shipped control model for {scene.name}: drop "
                                  "'pretrained' from --pig-models")
         if model != "pretrained" and not Path(model).is_file():

@@ -66,7 +66,7 @@ import numpy as np
 import torch
 import yaml
 
-from pig_control.api import PRETRAINED_DIR, Controller, WorldModel
+from pig_control.api import Controller, WorldModel, shipped_file
 from pig_control.cli import (
     add_overwrite_option,
     atomic_path,
@@ -151,7 +151,7 @@ def resolve_model(model_arg: str, env_name: str, device: str) -> WorldModel:
     if model_arg == "pretrained":
         if env_name not in shipped_world_models():
             raise UserInputError(f"no shipped model for {env_name} yet (expected "
-                                 f"{PRETRAINED_DIR / f'{env_name}_control.pt'}); train one or "
+                                 f"{shipped_file(env_name)}); train one or "
                                  "use --model oracle")
         return load_world_model(env_name, device)
     return load_world_model(Path(model_arg), device)
@@ -278,8 +278,9 @@ def build_parser():
                         help="integration steps per control step of the described system, "
                         "DMC oracle (default: one per MuJoCo step)")
     parser.add_argument("--model", default="pretrained",
-                        help="pretrained (pig_control/pretrained/ENV_control.pt), oracle (the "
-                        "true simulator from the true state) or a checkpoint path")
+                        help="pretrained (the shipped pig_control/pretrained/ENV_control.pt; "
+                        "an id's / is written __ there), oracle (the true simulator from the "
+                        "true state) or a checkpoint path")
     parser.add_argument("--planner", default=DEFAULT_PLANNER,
                         help=f"one of {', '.join(PLANNERS)} (default {DEFAULT_PLANNER}: "
                         "Gauss-Newton with a few samples, agents/gn.py)")
@@ -544,11 +545,14 @@ def _main_foreign(args, argv, settings: dict) -> int:
 
     env_id = args.env
     if args.model == "pretrained":
-        raise UserInputError(f"no world model for {env_id} ships yet; train one (docs/dmc.md) "
-                             "and pass its checkpoint, or use --model oracle (the planner on "
-                             "the true state through the described system)")
+        shipped = shipped_file(env_id)
+        if not shipped.is_file():
+            raise UserInputError(f"no world model for {env_id} ships yet; train one "
+                                 "(docs/dmc.md) and pass its checkpoint, or use --model oracle "
+                                 "(the planner on the true state through the described system)")
+        return _main_foreign_model(args, argv, settings, shipped)
     if args.model != "oracle":
-        return _main_foreign_model(args, argv, settings)
+        return _main_foreign_model(args, argv, settings, Path(args.model))
     if not env_id.startswith(DMC_PREFIX):
         raise UserInputError(f"the oracle of {env_id} needs a described system with the env's "
                              f"true parameters; available for DMC pendulum and cartpole")
@@ -586,10 +590,10 @@ def _main_foreign(args, argv, settings: dict) -> int:
     return 0
 
 
-def _main_foreign_model(args, argv, settings: dict) -> int:
-    """``mpc --env dm_control/... --model CKPT``: a learned world model from pixels
-    (:mod:`pig_control.control.dmc_model`), scored by the env's own return, with the learned
-    parameters against the simulator's truth."""
+def _main_foreign_model(args, argv, settings: dict, checkpoint: Path) -> int:
+    """``mpc --env dm_control/... --model CKPT`` (or ``pretrained``: the shipped ``checkpoint``):
+    a learned world model from pixels (:mod:`pig_control.control.dmc_model`), scored by the
+    env's own return, with the learned parameters against the simulator's truth."""
     from pig_control import dmc
     from pig_control.checkpoint import load_model
     from pig_control.control import dmc_model, dmc_oracle
@@ -603,7 +607,7 @@ def _main_foreign_model(args, argv, settings: dict) -> int:
     repeat = 2 if args.action_repeat is None else args.action_repeat
     if repeat < 1:
         raise UserInputError(f"--action-repeat must be at least 1, got {repeat}")
-    model, payload = load_model(Path(args.model), "cpu")
+    model, payload = load_model(checkpoint, "cpu")
     metadata = payload.get("metadata") or {}
     env, agent, truth = dmc_model.build(
         env_id, model, action_repeat=repeat, planner=args.planner, horizon=args.horizon,
@@ -618,7 +622,7 @@ def _main_foreign_model(args, argv, settings: dict) -> int:
               "intervals": {"seeds": seed_split(args.seed, args.episodes),
                             "return": mean_summary([r["return"] for r in results])},
               "env_frames": int(metadata.get("env_frames", 0) or 0), "env": env_id,
-              "planner": args.planner, "model": str(args.model),
+              "planner": args.planner, "model": str(args.model), "checkpoint": str(checkpoint),
               "horizon": agent.planner.horizon, "action_repeat": repeat, "seed": args.seed,
               "planner_options": dict(agent.planner.planner_options),
               "cost_options": agent.planner.cost_options,
@@ -628,7 +632,7 @@ def _main_foreign_model(args, argv, settings: dict) -> int:
               "learned_vs_true": dmc.compare_learned(dmc.domain_of(env_id), model.cell, truth),
               "truth": truth,
               "training_command": metadata.get("command"),
-              "provenance": provenance("pig_control.mpc", argv, inputs=[args.model]),
+              "provenance": provenance("pig_control.mpc", argv, inputs=[checkpoint]),
               "episodes": results}
     print(f"{'env':<34}{'model':<12}{'episodes':>9}{'return':>9}{'std':>8}{'ms/step':>9}"
           f"{'frames':>8}")

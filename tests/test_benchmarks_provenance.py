@@ -8,7 +8,7 @@ import pytest
 from cli_helpers import run_entry
 
 from pig_control import provenance
-from pig_control.mpc import PRETRAINED_DIR
+from pig_control.api import PRETRAINED_DIR
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 SCRIPTS = sorted(p.stem for p in BENCHMARKS.glob("*.py"))
@@ -28,10 +28,10 @@ def _script(name):
 
 def test_every_script_is_covered():
     assert set(SCRIPTS) == {"control_models_summary", "dataset_speed", "dmc", "dmc_frames",
-                            "dmc_oracle_tuning", "extrapolation", "fanout_timing", "gpu_check",
-                            "mpc_results", "planner_speed", "recalibration", "refine_accuracy",
-                            "rest_separation", "robustness", "spring_velocity_weight",
-                            "training_memory", "training_speed"}
+                            "dmc_oracle_tuning", "dmc_plot", "extrapolation", "fanout_timing",
+                            "gpu_check", "mpc_results", "planner_speed", "recalibration",
+                            "refine_accuracy", "rest_separation", "robustness",
+                            "spring_velocity_weight", "training_memory", "training_speed"}
 
 
 @pytest.mark.parametrize("name", SCRIPTS)

@@ -22,8 +22,8 @@ from agents.sb3 import (
     sb3_kwargs,
     state_features,
 )
+from pig_control.api import PRETRAINED_DIR
 from pig_control.compare import frames_to_success, main
-from pig_control.mpc import PRETRAINED_DIR
 from pig_control.provenance import sha256_file
 
 ROW_KEYS = {"agent", "env_frames", "success_rate", "mean_return", "wall_s"}

@@ -64,3 +64,27 @@ def test_a_model_of_another_system_is_refused(trained, tmp_path, capsys):
     status, _, err = run_entry(mpc_main, capsys, [
         "--env", "dm_control/cartpole-swingup-v0", "--model", str(trained[0]), "--quiet"])
     assert status == 2 and "does not describe" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_shipped_model_of_an_env_id_runs_as_pretrained(trained, tmp_path, capsys,
+                                                          monkeypatch):
+    """A model shipped for a Gymnasium id lies at ``ID_control.pt`` with ``/`` written ``__``;
+    ``mpc --model pretrained`` finds it by the id, runs it and records its sha256."""
+    import shutil
+
+    from pig_control import api
+    from pig_control.provenance import sha256_file
+
+    monkeypatch.setattr(api, "PRETRAINED_DIR", tmp_path)
+    shipped = api.shipped_file(PENDULUM)
+    assert shipped == tmp_path / "dm_control__pendulum-swingup-v0_control.pt"
+    shutil.copy(trained[0], shipped)
+    assert api.shipped_world_models() == {PENDULUM: shipped}
+    out = tmp_path / "mpc.json"
+    status, _, err = run_entry(mpc_main, capsys, [
+        "--env", PENDULUM, "--episodes", "1", "--max-steps", "5", "--horizon", "10",
+        "--quiet", "--json", str(out)])
+    assert status == 0, err
+    report = json.loads(out.read_text())
+    assert report["model"] == "pretrained" and report["checkpoint"] == str(shipped)
+    assert report["provenance"]["inputs"][str(shipped)]["sha256"] == sha256_file(shipped)

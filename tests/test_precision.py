@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 
 from pig_control import precision
+from pig_control.api import PRETRAINED_DIR
 from pig_control.identify import FIT_DTYPE, TrajectoryFit
-from pig_control.mpc import PRETRAINED_DIR
 from pig_control.systems import resolve_system
 
 

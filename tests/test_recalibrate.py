@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
+from pig_control.api import PRETRAINED_DIR
 from pig_control.checkpoint import load_checkpoint, load_model, save_checkpoint
 from pig_control.data import collect_rollouts, save_npz
-from pig_control.mpc import PRETRAINED_DIR
 from pig_control.provenance import sha256_file
 from pig_control.recalibrate import main
 

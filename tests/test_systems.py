@@ -241,8 +241,8 @@ def test_checkpoints_from_before_systems_load(tmp_path):
     """A model saved before systems existed (no camera, a pendulum without damping) loads: the
     walls' guess is the config's margin those models used, the pendulum's pivot the image
     centre it assumed and its damping negligible (1e-6)."""
+    from pig_control.api import PRETRAINED_DIR
     from pig_control.checkpoint import load_checkpoint, load_model, save_checkpoint
-    from pig_control.mpc import PRETRAINED_DIR
 
     for name in ("pendulum_control", "spring_control"):
         payload = load_checkpoint(PRETRAINED_DIR / f"{name}.pt")
