@@ -15,7 +15,8 @@ For every frame budget B and seed S, three commands run as a user would run them
 
 The JSON keeps each run's mpc report (returns per episode, bootstrap interval, learned against
 true parameters, per-step times) and, per budget, the mean return over training seeds with
-their spread. Files that already exist under RUNS (data, checkpoints, reports) are reused, so an
+their spread. Files that already exist under RUNS (data, checkpoints, and reports of as many
+episodes as asked) are reused, so an
 interrupted benchmark resumes.
 
 Every (budget, seed) is one unit of :mod:`pig_control.fanout`: one after another here by
@@ -81,6 +82,8 @@ def one_run(env: str, budget: int, seed: int, episodes: int, runs: str) -> dict:
         run([python, "-m", "pig_control.train", "--config", CONFIGS[env], "--data", str(data),
              "--out", str(where / "run"), "--seed", str(seed), "--no-progress", "--overwrite"],
             where / "train.log")
+    if report.exists() and len(json.loads(report.read_text())["episodes"]) != episodes:
+        report.unlink()  # made for another --episodes: not this run's figure
     if not report.exists():
         run([python, "-m", "pig_control.mpc", "--env", env, "--model", str(checkpoint),
              "--episodes", str(episodes), "--seed", str(REPORTING_SEED), "--quiet",
