@@ -16,8 +16,7 @@ For every frame budget B and seed S, three commands run as a user would run them
 The JSON keeps each run's mpc report (returns per episode, bootstrap interval, learned against
 true parameters, per-step times) and, per budget, the mean return over training seeds with
 their spread. Files that already exist under RUNS (data, checkpoints, and reports of as many
-episodes as asked) are reused, so an
-interrupted benchmark resumes.
+episodes as asked) are reused, so an interrupted benchmark resumes.
 
 Every (budget, seed) is one unit of :mod:`pig_control.fanout`: one after another here by
 default, or as Ray tasks with ``--ray`` (all cores of this machine) or ``--ray-address`` (a
