@@ -28,9 +28,9 @@ def _script(name):
 
 def test_every_script_is_covered():
     assert set(SCRIPTS) == {"control_models_summary", "dataset_speed", "dmc", "dmc_frames",
-                            "dmc_oracle_tuning", "dmc_plot", "extrapolation", "fanout_timing",
-                            "gpu_check", "mpc_results", "planner_speed", "recalibration",
-                            "refine_accuracy", "rest_separation", "robustness",
+                            "dmc_angle_error", "dmc_oracle_tuning", "dmc_plot", "extrapolation",
+                            "fanout_timing", "gpu_check", "mpc_results", "planner_speed",
+                            "recalibration", "refine_accuracy", "rest_separation", "robustness",
                             "spring_velocity_weight", "training_memory", "training_speed"}
 
 

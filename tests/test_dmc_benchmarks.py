@@ -1,7 +1,9 @@
-"""benchmarks/dmc_plot.py draws the shipped DMC results files and refuses mixed inputs."""
+"""benchmarks/dmc_plot.py draws the shipped DMC results files and refuses mixed inputs;
+benchmarks/dmc_angle_error.py measures a learned angle against the simulator's."""
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cli_helpers import run_entry
 
@@ -40,3 +42,20 @@ def test_bad_inputs_are_one_line_exit_2(dmc_plot, capsys, tmp_path, argv, messag
                                ["--out", str(out), "--allow-dirty", *argv])
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
+
+
+def test_angle_errors_are_wrapped_and_binned(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from dmc_angle_error import angle_errors
+
+    true = np.array([3.1, -3.1, 0.2, 0.3, 1.0])
+    learned = np.array([-3.1, 3.1, 0.2, 0.3, 1.1])  # 0.083 rad across the bottom, then exact
+    result = angle_errors(learned, true)
+    assert result["frames"] == 5
+    assert result["max_abs_rad"] == pytest.approx(0.1)
+    by_bin = {(round(b["from_rad"], 2)): b for b in result["bins"]}
+    bottom_right = by_bin[round(np.pi - np.pi / 6, 2)]
+    assert bottom_right["frames"] == 1
+    assert bottom_right["mean_rad"] == pytest.approx(2 * np.pi - 6.2)
+    assert by_bin[0.0]["frames"] == 2 and by_bin[0.0]["rms_rad"] == pytest.approx(0.0)
+    assert by_bin[round(np.pi / 6, 2)]["mean_rad"] == pytest.approx(0.1)

@@ -1,0 +1,106 @@
+"""How well a learned DMC pendulum model reads the angle from a frame: the encoder's position
+of each frame of a rollouts file, mapped through the learned camera to the pendulum's angle,
+against the simulator's hinge angle that the file stores beside the frames (and the model never
+saw).
+
+    python benchmarks/dmc_angle_error.py \\
+        --model pig_control/pretrained/dm_control__pendulum-swingup-v0_control.pt \\
+        --data ROLLOUTS.npz --out benchmarks/results/dmc_angle_error.json
+
+The error is reported over all frames and per 30-degree bin of the true angle (0 is upright),
+as mean (the bias: positive where the model reads the angle further anticlockwise) and root
+mean square, in radians. No filter and no velocity: this is the geometry alone, what the
+camera and the encoder learned.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pig_control.cli import make_parser, run_main, write_json  # noqa: E402
+from pig_control.errors import UserInputError  # noqa: E402
+from pig_control.provenance import benchmark_provenance, parse_benchmark_args  # noqa: E402
+
+BINS = 12  # 30 degrees each
+
+
+def wrap(angle: np.ndarray) -> np.ndarray:
+    """Angles folded into [-pi, pi)."""
+    return (angle + np.pi) % (2 * np.pi) - np.pi
+
+
+def read_angles(model, frames: np.ndarray) -> np.ndarray:
+    """The learned angle (radians) of each frame (N, H, W, 3) uint8."""
+    images = torch.as_tensor(frames).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        positions = torch.cat([model.encoder(images[i:i + 256].float() / 255.0)
+                               for i in range(0, len(images), 256)])
+        angle, _ = model.cell.pixels_to_state(positions, torch.zeros_like(positions))
+    return angle.reshape(-1).double().numpy()
+
+
+def angle_errors(learned: np.ndarray, true: np.ndarray) -> dict:
+    """Overall and per-bin mean and RMS of the wrapped error ``learned - true`` (radians)."""
+    error, true = wrap(learned - true), wrap(true)
+    edges = np.linspace(-np.pi, np.pi, BINS + 1)
+    bins = []
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        inside = (true >= low) & (true < high)
+        if inside.any():
+            bins.append({"from_rad": float(low), "to_rad": float(high), "frames": int(inside.sum()),
+                         "mean_rad": float(error[inside].mean()),
+                         "rms_rad": float(np.sqrt((error[inside] ** 2).mean()))})
+    return {"frames": int(error.size), "mean_rad": float(error.mean()),
+            "rms_rad": float(np.sqrt((error ** 2).mean())),
+            "max_abs_rad": float(np.abs(error).max()), "bins": bins}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pig_control.checkpoint import load_model
+
+    parser = make_parser("benchmarks/dmc_angle_error.py", __doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=False, default=None, help="a DMC pendulum checkpoint")
+    parser.add_argument("--data", required=False, default=None,
+                        help="a rollouts file of the same env (data rollouts), with states")
+    parser.add_argument("--out", default=None, metavar="F.json")
+    args = parse_benchmark_args(parser, argv, __file__)
+    if args.model is None or args.data is None:
+        raise UserInputError("--model and --data are required")
+    model, _ = load_model(Path(args.model), "cpu")
+    if model.cell is None or model.cell.name.split("_")[0] != "pendulum":
+        raise UserInputError(f"{args.model} is not a pendulum model")
+    try:
+        with np.load(args.data) as data:
+            frames, states = data["frames"], data["states"]
+            names = [str(n) for n in data["state_names"]]
+    except (OSError, ValueError, KeyError) as error:
+        raise UserInputError(f"cannot read rollouts with states from {args.data}: "
+                             f"{error}") from None
+    if "hinge_pos" not in names:
+        raise UserInputError(f"{args.data} stores no hinge angle (states: {', '.join(names)})")
+    lengths = frames.shape[:2]
+    learned = read_angles(model, frames.reshape(-1, *frames.shape[2:]))
+    true = states[..., names.index("hinge_pos")].reshape(-1).astype(np.float64)
+    result = angle_errors(learned, true)
+    print(f"{result['frames']} frames ({lengths[0]} sequences): angle error mean "
+          f"{result['mean_rad']:+.3f}, rms {result['rms_rad']:.3f}, max "
+          f"{result['max_abs_rad']:.3f} rad")
+    for b in result["bins"]:
+        print(f"  true angle [{b['from_rad']:+.2f}, {b['to_rad']:+.2f}) rad, {b['frames']:5d} "
+              f"frames: mean {b['mean_rad']:+.3f}, rms {b['rms_rad']:.3f}")
+    if args.out:
+        write_json(args.out, {"provenance": benchmark_provenance(args, [args.model, args.data]),
+                              "model": args.model, "data": args.data, "angle_error": result},
+                   overwrite=args.overwrite)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_main(main))
