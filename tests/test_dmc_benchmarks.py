@@ -59,3 +59,28 @@ def test_angle_errors_are_wrapped_and_binned(monkeypatch):
     assert bottom_right["mean_rad"] == pytest.approx(2 * np.pi - 6.2)
     assert by_bin[0.0]["frames"] == 2 and by_bin[0.0]["rms_rad"] == pytest.approx(0.0)
     assert by_bin[round(np.pi / 6, 2)]["mean_rad"] == pytest.approx(0.1)
+
+
+def test_best_camera_recovers_the_camera_that_drew_the_points(monkeypatch):
+    """Positions drawn by a known camera at known angles: the fit from a disturbed camera finds
+    it again, and reading the angles back through it is exact."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import torch
+    from dmc_angle_error import angle_errors, best_camera, learned_angles
+
+    from pig_control.config import ModelConfig
+    from pig_control.systems import resolve_system
+
+    cell = resolve_system("pendulum_perspective").from_model_config(
+        ModelConfig(physics="pendulum_perspective", n_objects=1, image_size=64, dt=0.04,
+                    action_dim=1))
+    truth = {"pivot_x": 32.0, "pivot_y": 29.0, "a_xx": 12.0, "a_xy": -4.0, "a_yx": 0.1,
+             "a_yy": -13.0, "h_x": 0.004, "h_y": -0.12}
+    angles = np.linspace(-3.1, 3.1, 200)
+    cam = {k: torch.tensor(v, dtype=torch.float64) for k, v in truth.items()}
+    positions = cell.to_pixels(torch.as_tensor(angles).reshape(-1, 1), cam).float()
+    cell.set_camera({**truth, "a_xy": -1.0, "a_yy": -10.0, "h_y": -0.03})
+    assert angle_errors(learned_angles(cell, positions), angles)["max_abs_rad"] > 0.02
+    fitted = best_camera(cell, positions, angles)
+    assert fitted == pytest.approx(truth, abs=1e-3)
+    assert angle_errors(learned_angles(cell, positions, fitted), angles)["max_abs_rad"] < 1e-3
