@@ -26,7 +26,7 @@ from pig_control.provenance import parse_benchmark_args  # noqa: E402
 
 RESULTS = "benchmarks/results"
 DEFAULT_PIG = ",".join(f"{RESULTS}/{name}.json" for name in
-                       ("dmc_pendulum_1000", "dmc_pendulum_2000", "dmc_pendulum"))
+                       ("dmc_pendulum_1000", "dmc_pendulum_2000", "dmc_pendulum_5000"))
 DEFAULT_ORACLE = f"{RESULTS}/dmc_oracle_pendulum_energy.json"
 
 
