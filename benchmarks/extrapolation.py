@@ -47,7 +47,7 @@ def score(path: str, data: dict, true_params: dict | None = None) -> dict:
     report, _ = evaluate(model, config_from_dict(payload["config"]), data, progress=False)
     return {"checkpoint": path, "params": model.params,
             **{key: report[key] for key in ("pred_error", "extrap_error", "recons_error",
-                                            "extrap_curve")}}
+                                            "extrap_curve", "intervals")}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,8 +70,10 @@ def main(argv: list[str] | None = None) -> int:
                / models["pig"]["extrap_error"]}
     write_json(args.out, payload, overwrite=args.overwrite)
     for name, row in models.items():
+        low, high = row["intervals"]["extrap_error"]["bootstrap_95"]
         print(f"{name:13s} prediction {row['pred_error']:7.3f}  "
-              f"extrapolation {row['extrap_error']:7.3f}")
+              f"extrapolation {row['extrap_error']:7.3f} (bootstrap 95 % {low:.3f}-{high:.3f}, "
+              f"{row['intervals']['extrap_error']['n']} sequences)")
     print(f"black-box / PIG extrapolation: {payload['blackbox_over_pig_extrap']:.1f}x")
     return 0
 

@@ -58,6 +58,7 @@ from pig_control.cli import add_overwrite_option, check_outputs, make_parser, ru
 from pig_control.config import Config, config_from_dict
 from pig_control.errors import UserInputError, safe_reason
 from pig_control.metrics import frame_sse, psnr, ssim
+from pig_control.protocol import mean_summary
 from pig_control.provenance import provenance
 
 #: The authors' success thresholds (PAPER.md), in the paper's per-frame summed squared error.
@@ -230,6 +231,7 @@ def evaluate(model, config: Config, data: dict, *, sequences: int | None = None,
 
     model.eval()
     sums = _Sums()
+    per_sequence: dict[str, list[float]] = {"pred_error": [], "extrap_error": []}
     kept: dict[str, list] = {"truth": [], "preds": [], "recons": []}
     starts = range(0, n, batch_size)
     # tqdm: disable=None hides the bar when stderr is not a terminal.
@@ -250,7 +252,11 @@ def evaluate(model, config: Config, data: dict, *, sequences: int | None = None,
             preds = model.decode(predicted)
             target = x[:, L:total]
 
-            err = frame_sse(preds, target).double().sum(0).cpu()       # (P + E,)
+            per_frame = frame_sse(preds, target).double().cpu()        # (B, P + E)
+            per_sequence["pred_error"].extend(per_frame[:, :P].mean(1).tolist())
+            if E:
+                per_sequence["extrap_error"].extend(per_frame[:, P:].mean(1).tolist())
+            err = per_frame.sum(0)                                      # (P + E,)
             sums.curve = err if sums.curve is None else sums.curve + err
             p = psnr(preds, target).double().sum(0).cpu()
             s = ssim(preds, target).double().sum(0).cpu()
@@ -320,6 +326,9 @@ def evaluate(model, config: Config, data: dict, *, sequences: int | None = None,
         "ssim": _mean(ssim_curve[:P]),
         "extrap_psnr": _mean(psnr_curve[P:]) if E else None,
         "extrap_ssim": _mean(ssim_curve[P:]) if E else None,
+        # over sequences: each sequence's mean over its prediction (extrapolation) frames
+        "intervals": {name: mean_summary(values) for name, values in per_sequence.items()
+                      if values},
     })
     report.update(_position_report(sums, perms))
     if position_warning:

@@ -132,6 +132,18 @@ def test_metric_is_the_papers_summed_squared_pixel_error(files):
     assert report["pred_error"] == pytest.approx(manual, rel=1e-5)
 
 
+def test_errors_carry_a_bootstrap_interval_over_sequences(files):
+    """Each error's interval is over the test sequences (n of them), around the same mean."""
+    model, payload = load_model(files["checkpoint"])
+    report, _ = evaluate(model, config_from_dict(payload["config"]), load_dataset(files["data"]))
+    for name in ("pred_error", "extrap_error"):
+        summary = report["intervals"][name]
+        assert summary["n"] == report["sequences"] == 3
+        assert summary["mean"] == pytest.approx(report[name], rel=1e-9)
+        low, high = summary["bootstrap_95"]
+        assert low <= summary["mean"] <= high and low < high
+
+
 def test_perfect_positions_give_zero_position_error():
     """The position metric against a model whose encoder returns the true positions."""
     data = generate_dataset("spring", n_train=1, n_valid=0, n_test=2, test_seq_len=12, seed=1,
