@@ -204,11 +204,6 @@ class TrainingConfig(_Section):
         identify_warmup: dynamics steps over which the fitted horizon grows from 3 frames to
             whole chunks (pig_control/identify.py: a fit over whole chunks from the start can
             lock onto a wrong oscillation frequency or a collapsed spring; 0 = whole chunks).
-        identify_polish_steps: L-BFGS iterations that end phase 2 (0: none): the physical
-            parameters, the camera and the chunks' initial states fitted over whole chunks
-            until the fit converges. Adam stops far from convergence when the parameters can
-            trade against each other along a flat valley (DMC pendulum: camera against physics,
-            docs/dmc.md); a quasi-Newton fit follows the valley to its floor.
         encode_sequences: training sequences encoded for phase 2; the velocity estimator
             learns from windows of all of them, the trajectory fit uses the first
             ``identify_sequences``.
@@ -253,7 +248,6 @@ class TrainingConfig(_Section):
     identify_sequences: PositiveInt = 1000
     identify_frames: Annotated[int, Field(ge=MIN_IDENTIFY_FRAMES)] = 20
     identify_warmup: Count = 500
-    identify_polish_steps: Count = 0
     encode_sequences: PositiveInt = 2000
     optimizer: Literal["adam", "rmsprop"] = "adam"
     lr: Annotated[Number, Field(gt=0)] = 1e-3

@@ -20,7 +20,6 @@ installed, event files. ``--resume`` continues from ``DIR/last.pt`` exactly wher
 from __future__ import annotations
 
 import csv
-import math
 import os
 import shlex
 import sys
@@ -373,45 +372,7 @@ class Trainer:
                                    f"{self.step}; training stopped: {self._kept()}")
         self.step += 1
         self._keep_best_autoencoder()
-        t = self.config.training
-        if (phase == "dynamics" and self._fit is not None and t.identify_polish_steps
-                and self.step == t.autoencoder_steps + t.dynamics_steps):
-            self._polish_identification()
         return {"phase": phase, **{k: v.item() for k, v in losses.items()}}
-
-    def _polish_identification(self) -> None:
-        """End phase 2 with ``identify_polish_steps`` L-BFGS iterations over the physical
-        parameters (camera and gain included) and the chunks' initial states, on whole chunks
-        (config docstring: why). A polish that does not lower the fit's loss, or makes it
-        non-finite, is undone."""
-        fit, cell = self._fit, self.model.cell
-        params = list(self.model.physics_parameters())
-        variables = params + [fit.start_positions, fit.start_velocities]
-        saved = [v.detach().clone() for v in variables]
-        with torch.no_grad():
-            before = float(fit.loss(cell))
-        optimizer = torch.optim.LBFGS(variables, lr=1.0, max_iter=POLISH_ITERATIONS,
-                                      history_size=50, line_search_fn="strong_wolfe")
-
-        def closure():
-            optimizer.zero_grad(set_to_none=True)
-            loss = fit.loss(cell)
-            loss.backward()
-            return loss
-
-        for _ in range(-(-self.config.training.identify_polish_steps // POLISH_ITERATIONS)):
-            optimizer.step(closure)
-        with torch.no_grad():
-            after = float(fit.loss(cell))
-        if not math.isfinite(after) or after > before:
-            with torch.no_grad():
-                for variable, value in zip(variables, saved, strict=True):
-                    variable.copy_(value)
-            after = before
-        for p in params:
-            p.grad = None
-        print(f"step {self.step}: the trajectory fit polished, loss {before:.4f} -> {after:.4f}",
-              flush=True)
 
     def _kept(self) -> str:
         """What a diverged run leaves behind, for its error message."""
@@ -599,10 +560,6 @@ def read_metrics_rows(path: Path, step: int) -> list[dict]:
 
 
 #: What resuming reads from a checkpoint, and the type each must have.
-#: L-BFGS iterations per call of its ``step`` in the identification's polish (its curvature
-#: history carries over from call to call).
-POLISH_ITERATIONS = 20
-
 RESUME_FIELDS = {"config": dict, "model": dict, "optimizer": dict, "rng": torch.Tensor,
                  "step": int, "metadata": dict, "params": dict}
 

@@ -88,21 +88,3 @@ def test_a_shipped_model_of_an_env_id_runs_as_pretrained(trained, tmp_path, caps
     report = json.loads(out.read_text())
     assert report["model"] == "pretrained" and report["checkpoint"] == str(shipped)
     assert report["provenance"]["inputs"][str(shipped)]["sha256"] == sha256_file(shipped)
-
-
-def test_the_identification_polish_lowers_the_trajectory_loss(trained, tmp_path, capsys):
-    """training.identify_polish_steps ends the dynamics phase with L-BFGS on the trajectory
-    fit: the fit's loss after it is below the loss Adam left (and the run still finishes)."""
-    import re
-
-    assert train_main(["--config", "dmc_pendulum", "--data", str(trained[1]), "--out",
-                       str(tmp_path / "run"), "--no-progress", "training.steps=110",
-                       "training.autoencoder_steps=10", "training.dynamics_steps=100",
-                       "training.identify_warmup=50", "training.identify_polish_steps=200",
-                       "training.checkpoint_every=110"]) == 0
-    found = re.search(r"step 110: the trajectory fit polished, loss ([0-9.]+) -> ([0-9.]+)",
-                      capsys.readouterr().out)
-    assert found, "no polish reported"
-    before, after = map(float, found.groups())
-    assert after < 0.9 * before
-    assert (tmp_path / "run" / "last.pt").is_file()
