@@ -42,6 +42,14 @@ def wrap(angle: np.ndarray) -> np.ndarray:
     return (angle + np.pi) % (2 * np.pi) - np.pi
 
 
+def angle_bins(true: np.ndarray) -> list[tuple[float, float, np.ndarray]]:
+    """(from, to, which frames) of each 30-degree bin of the wrapped true angle (radians)."""
+    true = wrap(true)
+    edges = np.linspace(-np.pi, np.pi, BINS + 1)
+    return [(float(low), float(high), (true >= low) & (true < high))
+            for low, high in zip(edges[:-1], edges[1:], strict=True)]
+
+
 def read_positions(model, frames: np.ndarray) -> torch.Tensor:
     """The encoder's positions (N, n, 2), pixels, of frames (N, H, W, 3) uint8."""
     images = torch.as_tensor(frames).permute(0, 3, 1, 2)
@@ -88,25 +96,19 @@ def pixel_residuals(cell, positions: torch.Tensor, true: np.ndarray, camera: dic
     q = torch.as_tensor(true, dtype=torch.float64).reshape(-1, 1)
     with torch.no_grad():
         distance = (cell.to_pixels(q, cam) - positions.to(torch.float64)).norm(dim=-1)
-    distance, true = distance.reshape(-1).numpy(), wrap(true)
-    edges = np.linspace(-np.pi, np.pi, BINS + 1)
+    distance = distance.reshape(-1).numpy()
     return {"rms_px": float(np.sqrt((distance ** 2).mean())),
-            "bins_rms_px": [float(np.sqrt((distance[(true >= lo) & (true < hi)] ** 2).mean()))
-                            if ((true >= lo) & (true < hi)).any() else None
-                            for lo, hi in zip(edges[:-1], edges[1:], strict=True)]}
+            "bins_rms_px": [float(np.sqrt((distance[inside] ** 2).mean())) if inside.any()
+                            else None for _, _, inside in angle_bins(true)]}
 
 
 def angle_errors(learned: np.ndarray, true: np.ndarray) -> dict:
     """Overall and per-bin mean and RMS of the wrapped error ``learned - true`` (radians)."""
-    error, true = wrap(learned - true), wrap(true)
-    edges = np.linspace(-np.pi, np.pi, BINS + 1)
-    bins = []
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
-        inside = (true >= low) & (true < high)
-        if inside.any():
-            bins.append({"from_rad": float(low), "to_rad": float(high), "frames": int(inside.sum()),
-                         "mean_rad": float(error[inside].mean()),
-                         "rms_rad": float(np.sqrt((error[inside] ** 2).mean()))})
+    error = wrap(learned - true)
+    bins = [{"from_rad": low, "to_rad": high, "frames": int(inside.sum()),
+             "mean_rad": float(error[inside].mean()),
+             "rms_rad": float(np.sqrt((error[inside] ** 2).mean()))}
+            for low, high, inside in angle_bins(true) if inside.any()]
     return {"frames": int(error.size), "mean_rad": float(error.mean()),
             "rms_rad": float(np.sqrt((error ** 2).mean())),
             "max_abs_rad": float(np.abs(error).max()), "bins": bins}
