@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from pig_control.errors import UserInputError
+from pig_control.pixel_env import DMC_PREFIX
 
 #: Where the shipped world models live; ``NAME_control.pt`` is the control model of scene NAME.
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
@@ -180,6 +181,11 @@ class Controller:
                 (the planner then skips encoding a goal image).
             seed: seeds the planner's sampling for this episode (None: the agent's seed).
         """
+        if getattr(self._agent, "fixed_goal", False):  # the task's own goal (DMC)
+            self._agent.reset(np.asarray(observation), goal_image=goal, goal_state=goal_state,
+                              seed=self._seed if seed is None else int(seed))
+            self._started = True
+            return
         if goal is not None or goal_state is not None:
             self._goal, self._goal_state = goal, goal_state
         goal, goal_state = self._goal, self._goal_state
@@ -249,7 +255,8 @@ def planner_settings(planner: str | None, horizon, planner_options, cost_options
                              f"{', '.join(PLANNERS)}")
     if horizon is not None and int(horizon) < 1:
         raise UserInputError(f"horizon must be at least 1, got {horizon}")
-    known_costs = {"velocity_weight", "terminal_weight", "action_weight", "energy_weight"}
+    known_costs = {"velocity_weight", "terminal_weight", "action_weight", "energy_weight",
+                   "energy_margin"}
     unknown = set(cost_options or {}) - known_costs
     if unknown:
         raise UserInputError(f"unknown cost option {sorted(unknown)}; known: "
@@ -265,6 +272,11 @@ def make_agent(world_model: WorldModel | str | os.PathLike, planner: str | None 
                seed: int = 0, device: str = "cpu") -> Controller:
     """A controller that acts from frames with a learned world model.
 
+    A model of a DMC task (``load_world_model("dm_control/pendulum-swingup-v0")``) plans on the
+    task's own goal (upright; give no ``goal``) and acts on the frames of
+    ``pig_control.pixel_env.make_pixel_env(ID, size=64, action_repeat=2)``: the frame size and
+    interval it was trained on.
+
     Args:
         world_model: a :class:`WorldModel`, or what :func:`load_world_model` takes.
         planner: ``gn`` (default: Gauss-Newton with sampled starts), ``icem``, ``cem``,
@@ -279,7 +291,8 @@ def make_agent(world_model: WorldModel | str | os.PathLike, planner: str | None 
         planner_options: planner settings over the defaults
             (:data:`pig_control.control.agent.PLANNER_DEFAULTS`).
         cost_options: ``velocity_weight``, ``terminal_weight``, ``action_weight`` and, for a
-            pendulum, ``energy_weight`` (the swing-up's energy-shaped term).
+            pendulum, ``energy_weight`` (the swing-up's energy-shaped term) and
+            ``energy_margin`` (its target's excess hanging, in units of the upright energy).
         refine: render-and-compare steps after the encoder (None: the scene's default).
         seed: seeds the planner (each :meth:`Controller.reset` may give its own).
         device: ``cpu`` or ``cuda``.
@@ -289,9 +302,32 @@ def make_agent(world_model: WorldModel | str | os.PathLike, planner: str | None 
     if not isinstance(world_model, WorldModel):
         world_model = load_world_model(world_model, device)
     settings = planner_settings(planner, horizon, planner_options, cost_options, device)
+    if world_model.scene.startswith(DMC_PREFIX):
+        return _dmc_controller(world_model, goal, goal_state, settings, seed)
     scene = _scene_of(env, world_model.scene)
     agent = ModelAgent(scene, world_model.module, refine_iterations=refine, **settings)
     return Controller(agent, goal=goal, goal_state=goal_state, seed=seed)
+
+
+def _dmc_controller(world_model: WorldModel, goal, goal_state, settings: dict,
+                    seed: int) -> Controller:
+    """:func:`make_agent` for a model of a DMC task: the task fixes the goal, frames come from
+    ``make_pixel_env(ID, size=model's image size, action_repeat=2)`` (the model's frame
+    interval), and :class:`pig_control.control.dmc_model.PixelModelAgent` acts."""
+    from pig_control import dmc
+    from pig_control.control.dmc_model import PixelModelAgent, check_model
+
+    if goal is not None or goal_state is not None:
+        raise UserInputError(f"{world_model.scene} fixes its goal (upright): give no goal")
+    if settings["device"] != "cpu":
+        raise UserInputError("the DMC agent runs on the CPU")
+    domain = dmc.domain_of(world_model.scene)
+    check_model(world_model.module, domain)
+    agent = PixelModelAgent(world_model.module, domain, planner=settings["planner"],
+                            horizon=settings["horizon"],
+                            planner_options=settings["planner_options"],
+                            cost_options=settings["cost_options"])
+    return Controller(agent, seed=seed)
 
 
 def make_oracle(env="spring", planner: str | None = None, goal: np.ndarray | None = None, *,

@@ -300,7 +300,7 @@ def build_parser():
                         help="planner option, e.g. population=100 (repeatable)")
     parser.add_argument("--cost-option", action="append", default=[], metavar="NAME=VALUE",
                         help="cost weight: velocity_weight, terminal_weight, action_weight, "
-                        "energy_weight (pendulum swing-up)")
+                        "energy_weight and energy_margin (pendulum swing-up)")
     parser.add_argument("--goal-from", choices=("image", "coords"), default=None,
                         help="goal from the encoded goal image (default for learned models) "
                         "or from coordinates (default and only choice for the oracle)")

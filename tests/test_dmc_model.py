@@ -88,3 +88,50 @@ def test_a_shipped_model_of_an_env_id_runs_as_pretrained(trained, tmp_path, caps
     report = json.loads(out.read_text())
     assert report["model"] == "pretrained" and report["checkpoint"] == str(shipped)
     assert report["provenance"]["inputs"][str(shipped)]["sha256"] == sha256_file(shipped)
+
+
+def test_the_python_api_drives_the_shipped_dmc_model_as_mpc_does():
+    """``make_agent`` on the shipped DMC model acts from frames as the ``mpc`` loop's agent
+    does (same seed, same actions, same return); the task fixes the goal, so one given is
+    refused."""
+    import numpy as np
+
+    import pig_control
+    from pig_control.control import dmc_model
+    from pig_control.errors import UserInputError
+    from pig_control.pixel_env import make_pixel_env
+
+    model = pig_control.load_world_model(PENDULUM)
+    assert model.scene == PENDULUM and model.env_frames > 0
+    controller = pig_control.make_agent(model, horizon=10)
+    assert controller.horizon == 10 and controller.planner == "gn"
+    assert not controller.reads_state and "energy_weight" in controller.cost_options
+    env = make_pixel_env(PENDULUM, size=64, action_repeat=2, max_episode_steps=24)
+    try:
+        frame, _ = env.reset(seed=7)
+        controller.reset(frame, seed=7)
+        actions, total, done = [], 0.0, False
+        while not done:
+            action = controller.predict(frame)
+            actions.append(action)
+            frame, reward, terminated, truncated, _ = env.step(action)
+            total += reward
+            done = terminated or truncated
+        own_env, agent, _ = dmc_model.build(PENDULUM, model.module, horizon=10,
+                                            max_episode_steps=24)
+        own_env.close()
+        recorded = []
+
+        def act(observation):
+            action, ms = agent.act(observation)
+            recorded.append(action)
+            return action, ms, agent.last_cpu_ms
+
+        episode = dmc_model.play_episodes(env, agent.reset, act, 1, 7, "model")[0]
+    finally:
+        env.close()
+    assert len(actions) == 12 and np.allclose(np.stack(actions), np.stack(recorded))
+    assert all(np.all(np.abs(a) <= 1.0) for a in actions)
+    assert episode["return"] == total
+    with pytest.raises(UserInputError, match="fixes its goal"):
+        pig_control.make_agent(model, goal=np.zeros((64, 64, 3), np.uint8))

@@ -38,6 +38,23 @@ def test_energy_gap_is_zero_upright_at_rest_and_minus_two_hanging():
     assert shaped[:, 2].tolist() == pytest.approx([0.0, -4.0, 0.0], abs=1e-5)
 
 
+
+def test_energy_margin_raises_the_target_away_from_the_goal_only():
+    system = Pendulum.oracle({"g": 13.0, "l": 1.0, "m": 0.75, "damping": 0.4}, gain=1.0,
+                             dt=0.04, action_dim=1)
+    goal = torch.zeros(1, 1)
+    w = 1.5 * 13.0
+    q = torch.tensor([[0.0], [math.pi], [math.pi], [math.pi / 2]])
+    # hanging with the separatrix's energy; with 10 % more; level with the pivot at rest
+    qd = torch.tensor([[0.0], [2.0 * math.sqrt(w)], [2.0 * math.sqrt(1.05 * w)], [0.0]])
+    gap = system.energy_gap(q, qd, goal, margin=0.1)[:, 0]
+    # at rest upright: still 0; at the bottom the target is 1.1 w, half that level
+    assert gap.tolist() == pytest.approx([0.0, -0.1, 0.0, -1.05], abs=1e-5)
+    weights = {"velocity_weight": 0.1, "energy_weight": 4.0}
+    shaped = system.residuals(q, qd, goal, {**weights, "energy_margin": 0.1})
+    assert torch.allclose(shaped[:, 2], 2.0 * gap)
+    assert not torch.allclose(shaped, system.residuals(q, qd, goal, weights))
+
 def test_perspective_camera_round_trips_and_is_affine_without_perspective():
     system = perspective()
     cam = system.camera_values()

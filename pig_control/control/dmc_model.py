@@ -65,13 +65,42 @@ class PixelModelAgent:
         self.last_action: torch.Tensor | None = None
         self.last_cpu_ms = float("nan")
 
+    # What :class:`pig_control.api.Controller` reads of an agent: the task fixes the goal (the
+    # domain's upright), frames are the observations, no render-and-compare refinement.
+    reads_state = False
+    fixed_goal = True
+    refine_iterations = 0
+
+    @property
+    def horizon(self) -> int:
+        return self.planner.horizon
+
+    @property
+    def planner_name(self) -> str:
+        return self.planner.planner_name
+
+    @property
+    def planner_options(self) -> dict:
+        return self.planner.planner_options
+
+    @property
+    def cost_options(self) -> dict:
+        return self.planner.cost_options
+
+    @property
+    def dynamics(self) -> CellDynamics:
+        return self.filter.dynamics
+
     def _encode(self, frame: np.ndarray) -> torch.Tensor:
         image = torch.as_tensor(np.ascontiguousarray(frame)).permute(2, 0, 1)
         image = image.float().div(255.0).unsqueeze(0)
         return self.model.encoder(image)[0]  # (n, 2) pixels
 
-    def reset(self, frame: np.ndarray, seed: int) -> None:
-        """Start an episode from its first frame: the filter at rest there, a fresh plan."""
+    def reset(self, frame: np.ndarray, seed: int = 0, goal_image=None, goal_state=None) -> None:
+        """Start an episode from its first frame: the filter at rest there, a fresh plan. The
+        task fixes the goal: ``goal_image`` and ``goal_state`` must be None."""
+        if goal_image is not None or goal_state is not None:
+            raise UserInputError("a DMC task fixes its goal (upright): give no goal")
         with torch.no_grad():
             self.filter.reset(self._encode(frame))
         self.planner.reset(seed)
@@ -91,6 +120,14 @@ class PixelModelAgent:
         self.last_action = torch.as_tensor(action, dtype=torch.float32)
         self.last_cpu_ms = (time.process_time() - cpu) * 1000.0
         return action, (time.perf_counter() - start) * 1000.0
+
+
+    def planned_states(self):
+        raise UserInputError("the DMC agent plans in the system's coordinates; it keeps no "
+                             "planned pixel states")
+
+    def render_plan(self, states):
+        raise UserInputError("the DMC agent's model has no decoder to draw its plan")
 
 
 def check_model(model, domain: str, image_size: int | None = None) -> None:

@@ -83,6 +83,7 @@ class SystemOracle:
                  planner_options: dict | None = None, cost_options: dict | None = None,
                  seed: int = 0) -> None:
         self.system = system
+        self.planner_name = planner
         self.horizon = int(horizon or system.defaults.get("horizon", 20))
         self.cost_options = {**system.defaults.get("cost", {}), **(cost_options or {})}
         self.planner_options = dict(planner_options or {})

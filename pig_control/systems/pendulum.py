@@ -102,22 +102,30 @@ class Pendulum(System):
         parts = [angle_normalize(q - goal), speed * qd]
         energy = weights.get("energy_weight", 0.0)
         if energy:
-            parts.append(math.sqrt(energy) * self.energy_gap(q, qd, goal))
+            margin = weights.get("energy_margin", 0.0)
+            parts.append(math.sqrt(energy) * self.energy_gap(q, qd, goal, margin))
         return torch.cat(parts, 1)
 
-    def energy_gap(self, q: Tensor, qd: Tensor, goal: Tensor) -> Tensor:
-        """``(E - E_goal) / E_scale`` (B, 1), dimensionless: the swing-up's energy shaping.
+    def energy_gap(self, q: Tensor, qd: Tensor, goal: Tensor, margin: float = 0.0) -> Tensor:
+        """``(E - E_target) / w`` (B, 1), dimensionless: the swing-up's energy shaping.
 
         Per unit inertia the pendulum's energy is ``E = qd^2 / 2 + w cos(theta - goal)`` with
         ``w = 3 g / (2 l)`` (time units^-2); at rest at the goal (upright) ``E = w``, hanging
         at rest ``E = -w``, so the gap is ``(E - w) / w``: -2 hanging, 0 on every orbit that
         reaches the goal. A residual on it rewards pumping energy while the angle's residual
-        still says "far", and leaves the state at rest at the goal unpenalised."""
+        still says "far", and leaves the state at rest at the goal unpenalised.
+
+        ``margin`` (dimensionless, >= 0) raises the target away from the goal:
+        ``E_target = w (1 + margin (1 - cos(theta - goal)) / 2)``, i.e. ``margin * w`` more
+        hanging, none at the goal. A model that underestimates the swing's losses then still
+        arrives over the top rather than short of it (and brakes there, where the target falls
+        back to ``w``); at rest at the goal the gap stays 0."""
         with torch.no_grad():
             p = self.physical()
             w = float(3.0 * p["g"] / (2.0 * p["l"]))
+        away = 1.0 - torch.cos(q - goal)  # 0 at the goal, 2 opposite it
         energy = 0.5 * qd.square() + w * torch.cos(q - goal)
-        return (energy - w) / w
+        return (energy - w * (1.0 + 0.5 * margin * away)) / w
 
     def action_residuals(self, action, weight):
         return math.sqrt(weight) * self.gain().detach() * action
