@@ -7,8 +7,9 @@ budgets and several training seeds, each controlled over episodes on reporting s
 For every frame budget B and seed S, three commands run as a user would run them:
 
 1. ``python -m pig_control.data rollouts ENV`` with coloured-noise actions (``--noise-std 1``,
-   action repeat 2) and seed S: E episodes of T control steps, E = max(4, B // 500),
-   T = (B // E - 1) // 2, so that every env step and every reset counted stays within B;
+   action repeat 2) and seed S: E episodes of T control steps, so that every env step and
+   every reset counted stays within B. Pendulum: E = max(4, B // 500), T = (B // E - 1) // 2.
+   Cart-pole: T = 100 (longer episodes drive the cart off the image), E = B // (2 T + 1);
 2. ``python -m pig_control.train --config CONFIG --seed S`` on them;
 3. ``python -m pig_control.mpc --env ENV --model CKPT --episodes N`` on reporting seeds
    (from 10**6, never used for any choice).
@@ -42,12 +43,23 @@ from pig_control.protocol import REPORTING_SEED  # noqa: E402
 from pig_control.provenance import benchmark_provenance, parse_benchmark_args  # noqa: E402
 
 #: Shipped training config of each supported env.
-CONFIGS = {"dm_control/pendulum-swingup-v0": "dmc_pendulum"}
+CONFIGS = {"dm_control/pendulum-swingup-v0": "dmc_pendulum",
+           "dm_control/cartpole-swingup-v0": "dmc_cartpole"}
+#: Control steps per exploration episode where fixed (else from the budget).
+EPISODE_STEPS = {"dm_control/cartpole-swingup-v0": 100}
 ACTION_REPEAT = 2
 
 
-def episodes_and_steps(budget: int) -> tuple[int, int]:
+def episodes_and_steps(budget: int, env: str = "dm_control/pendulum-swingup-v0"
+                       ) -> tuple[int, int]:
     """(episodes, control steps per episode) whose env frames, resets included, fit ``budget``."""
+    if env in EPISODE_STEPS:
+        steps = EPISODE_STEPS[env]
+        episodes = budget // (ACTION_REPEAT * steps + 1)
+        if episodes < 2:
+            raise UserInputError(f"a budget of {budget} frames is too small for {env} (at "
+                                 f"least {2 * (ACTION_REPEAT * steps + 1)})")
+        return episodes, steps
     episodes = max(4, budget // 500)
     steps = (budget // episodes - 1) // ACTION_REPEAT
     if steps < 10:
@@ -69,7 +81,7 @@ def one_run(env: str, budget: int, seed: int, episodes: int, runs: str) -> dict:
     where.mkdir(parents=True, exist_ok=True)
     data, report = where / "rollouts.npz", where / "mpc.json"
     python = sys.executable
-    n, steps = episodes_and_steps(budget)
+    n, steps = episodes_and_steps(budget, env)
     if not data.exists():
         run([python, "-m", "pig_control.data", "rollouts", env, "--episodes", str(n),
              "--steps", str(steps), "--action-repeat", str(ACTION_REPEAT), "--policy",
@@ -108,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         raise UserInputError("--budgets and --seeds are comma-separated integers") from None
     for budget in budgets:
-        episodes_and_steps(budget)
+        episodes_and_steps(budget, args.env)
     runs = (Path(args.runs) / args.env.replace("/", "_")).resolve()
     units = [fanout.Unit(f"{budget}_seed{seed}", one_run,
                          {"env": args.env, "budget": budget, "seed": seed,

@@ -96,9 +96,13 @@ class ModelConfig(_Section):
         dt: scene time units per frame.
         substeps: Euler substeps per frame inside the physics cell (the paper: 5).
         localizer: ``centroid`` (the mask's centre of mass: light, coordinate-exact), ``colour``
-            (one object told apart by a colour score learned from the frames:
+            (one object told apart by a colour score learned from the frames, or two of one
+            colour, a body and a thin rod, told apart by thickness:
             pig_control/model/encoder.py) or ``dense``
             (the paper's 200-200-2 network on mask x image, tanh to [0, size]).
+        colour_split: side of the square (pixels) whose morphological opening keeps the body
+            and drops the rod (``colour`` localizer with two objects; wider than the rod,
+            narrower than the body).
         unet_channels: base channels of the encoder's U-Net (the paper: 8 below 40 px, else 16).
         template_size: side of each object's learned template, pixels (the paper: size / 2; at
             most ``image_size``).
@@ -120,6 +124,7 @@ class ModelConfig(_Section):
     dt: Annotated[Number, Field(gt=0)] = 0.3
     substeps: Annotated[int, Field(ge=1, le=1000)] = 5
     localizer: Literal["centroid", "dense", "colour"] = "centroid"
+    colour_split: Annotated[int, Field(ge=2, le=64)] = 3
     unet_channels: Annotated[int, Field(ge=1, le=512)] = 8
     template_size: PositiveInt = 16
     walls: bool = False
@@ -133,9 +138,12 @@ class ModelConfig(_Section):
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:
         balls = self._check_system()
-        if self.localizer == "colour" and self.n_objects != 1:
-            raise ValueError(f"config key 'model.localizer' colour finds one object; "
+        if self.localizer == "colour" and self.n_objects not in (1, 2):
+            raise ValueError(f"config key 'model.localizer' colour finds one or two objects; "
                              f"'model.n_objects' is {self.n_objects}")
+        if self.colour_split % 2 == 0:
+            raise ValueError(f"config key 'model.colour_split' must be odd (a square centred on "
+                             f"each pixel), got {self.colour_split}")
         if self.template_size > self.image_size:
             raise ValueError(f"config key 'model.template_size' ({self.template_size}) must not "
                              f"exceed 'model.image_size' ({self.image_size})")

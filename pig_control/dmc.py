@@ -140,12 +140,26 @@ def compare_learned(domain: str, cell, truth: dict) -> dict:
 
     pendulum: ``frequency_rad_s`` = sqrt(3 g / (2 l)) against sqrt(m g l / I) (the small-swing
     angular frequency), ``damping_per_s`` = damping against b / I, ``torque_per_action_rad_s2``
-    = 3 gain / (m l^2) against gear / I (angular acceleration per unit action); each with the
-    relative error (learned / true - 1)."""
+    = 3 gain / (m l^2) against gear / I (angular acceleration per unit action).
+    cartpole: ``pole_com_distance_m`` = length (gravity fixes the metre), ``mass_ratio`` =
+    masspole / masscart, ``push_per_action_m_s2`` = gain / (masscart + masspole) against
+    gear / (total mass) (the whole system's acceleration per unit action).
+    Each with the relative error (learned / true - 1)."""
+    p, gain = cell.params, float(cell.gain().detach())
+    if domain == "cartpole":
+        fixed = {name: float(v) for name, v in cell.physical().items()}
+        learned = {"pole_com_distance_m": fixed["length"],
+                   "mass_ratio": fixed["masspole"] / fixed["masscart"],
+                   "push_per_action_m_s2": gain / (fixed["masscart"] + fixed["masspole"])}
+        true = {"pole_com_distance_m": truth["pole_com_distance_m"],
+                "mass_ratio": truth["masspole_kg"] / truth["masscart_kg"],
+                "push_per_action_m_s2": truth["gear"] / (truth["masscart_kg"]
+                                                         + truth["masspole_kg"])}
+        return {name: {"learned": learned[name], "true": true[name],
+                       "relative_error": learned[name] / true[name] - 1.0} for name in learned}
     if domain != "pendulum":
         raise UserInputError(f"no learned-against-true comparison for the DMC domain "
                              f"'{domain}' yet")
-    p, gain = cell.params, float(cell.gain().detach())
     learned = {"frequency_rad_s": math.sqrt(1.5 * p["g"] / p["l"]),
                "damping_per_s": p["damping"],
                "torque_per_action_rad_s2": 3.0 * gain / (p["m"] * p["l"] ** 2)}

@@ -107,15 +107,15 @@ def away_from_walls(chunks: torch.Tensor, low: float, high: float,
     return inside.flatten(1).all(1)
 
 
-def wall_free_chunks(cell: System, chunks: torch.Tensor, actions: torch.Tensor | None):
+def fittable_chunks(cell: System, chunks: torch.Tensor, actions: torch.Tensor | None):
     """The chunks (C, T, n, 2) (and their actions) that :func:`away_from_walls` keeps, at the
-    system's current (learned) walls; all of them for a system without walls, and all of them
-    when none would be kept."""
+    system's current (learned) walls, and whose frames the system sees whole
+    (:meth:`System.in_view`); all of them when none would be kept."""
+    keep = cell.in_view(chunks).all(1)
     camera = cell.camera
-    if not getattr(cell, "walls", False) or "wall_low" not in camera:
-        return chunks, actions
-    keep = away_from_walls(chunks, camera["wall_low"], camera["wall_high"])
-    if not keep.any():
+    if getattr(cell, "walls", False) and "wall_low" in camera:
+        keep = keep & away_from_walls(chunks, camera["wall_low"], camera["wall_high"])
+    if keep.all() or not keep.any():
         return chunks, actions
     return chunks[keep], None if actions is None else actions[keep]
 

@@ -46,8 +46,8 @@ from pig_control.identify import (
     TrajectoryFit,
     chunk_sequences,
     fit_horizon,
+    fittable_chunks,
     initial_camera,
-    wall_free_chunks,
 )
 from pig_control.interrupt import Interrupted, StopRequests
 from pig_control.metrics import frame_sse, position_sse
@@ -280,7 +280,7 @@ class Trainer:
             if self.step == self.config.training.autoencoder_steps:  # a fresh fit, not a resume
                 initial_camera(self.model.cell, self._encoded,
                                None if self.actions is None else self.actions[chosen])
-            chunks, chunk_actions = wall_free_chunks(self.model.cell, chunks, chunk_actions)
+            chunks, chunk_actions = fittable_chunks(self.model.cell, chunks, chunk_actions)
         self._fit = TrajectoryFit(chunks, chunk_actions, self.config.model.dt)
 
     def _dynamics_loss(self) -> dict:
@@ -298,6 +298,11 @@ class Trainer:
             self._fit.zero_grad()
         _, actions, idx, steps = self._window(self.config.training.batch_size, self._chosen)
         positions = self._encoded[idx[:, None], steps]
+        if self.model.cell is not None:  # windows the system sees whole (System.in_view)
+            seen = self.model.cell.in_view(positions).all(1)
+            if seen.any() and not seen.all():
+                positions = positions[seen]
+                actions = None if actions is None else actions[seen]
         future_actions = None if actions is None else actions[:, d.input_steps - 1:]
         past_actions = None if actions is None else actions[:, : d.input_steps - 1]
         frozen = self.model.physics_parameters()

@@ -30,9 +30,12 @@ from pig_control.control.system_oracle import SystemOracle
 from pig_control.errors import UserInputError
 from pig_control.pixel_env import make_pixel_env
 
-#: The state filter's noise levels for the learned DMC pendulum: the encoder's position noise
-#: (pixels) and the unmodelled acceleration (pixels per second squared).
+#: The state filter's noise levels for the learned DMC models: the encoder's position noise
+#: (pixels), the unmodelled acceleration (pixels per second squared) and the velocity's
+#: spread at a reset (pixels per second).
 FILTER_DEFAULTS = {"pendulum": {"position_noise": 0.5, "accel_noise": 30.0,
+                                "initial_speed": 50.0},
+                   "cartpole": {"position_noise": 0.5, "accel_noise": 30.0,
                                 "initial_speed": 50.0}}
 #: System names (and their subclasses) that can model each domain.
 DOMAIN_SYSTEMS = {"pendulum": "pendulum", "cartpole": "cartpole"}

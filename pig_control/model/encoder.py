@@ -21,7 +21,11 @@ The U-Net gives one logit map per object. Two ways to turn them into positions:
   colour is the object's, and Fisher's discriminant between its pixels and the background's,
   in the chromaticity plane (brightness removed: shading, reflections and shadows change
   brightness more than hue), gives the direction. The position is the centroid of the score's
-  positive part. No network is involved.
+  positive part. No network is involved. With two objects of that one colour, a body and a
+  thin rod (a cart and its pole), the body is what survives a morphological opening of the
+  score's mask with a ``colour_split`` pixel square (erosion then dilation: a rod narrower
+  than the square vanishes, a body wider than it keeps its shape) and the rod is the rest:
+  object 0 is the centroid of the thick part, object 1 of the thin part.
 """
 
 from __future__ import annotations
@@ -84,17 +88,19 @@ class Encoder(nn.Module):
     """
 
     def __init__(self, n_objects: int, image_size: int, channels: int = 8,
-                 localizer: str = "centroid"):
+                 localizer: str = "centroid", colour_split: int = 3):
         super().__init__()
         self.n_objects, self.image_size, self.localizer = n_objects, image_size, localizer
+        self.colour_split = int(colour_split)
         self.unet = ShallowUNet(n_objects, channels)
         x, y = pixel_grid(image_size)
         self.register_buffer("grid", torch.stack([x, y]).reshape(2, -1), persistent=False)
         self.register_buffer("background", torch.zeros(3, image_size, image_size))
         self.colour_logits = nn.Parameter(torch.randn(n_objects, 3))
         if localizer == "colour":  # (checkpoints of the other localizers have no such buffers)
-            if n_objects != 1:
-                raise ValueError(f"the colour localizer finds one object, not {n_objects}")
+            if n_objects not in (1, 2):
+                raise ValueError(f"the colour localizer finds one or two objects (a body and a "
+                                 f"thin rod), not {n_objects}")
             # score = (pixel - background) . colour_weights + colour_bias (fit_object_colour)
             self.register_buffer("colour_weights", torch.zeros(3))
             self.register_buffer("colour_bias", torch.zeros(()))
@@ -122,6 +128,19 @@ class Encoder(nn.Module):
         score = torch.einsum("bchw,c->bhw", change, self.colour_weights) + self.colour_bias
         return torch.relu(score).unsqueeze(1)
 
+    def colour_parts(self, frames: torch.Tensor) -> torch.Tensor:
+        """The colour score split by thickness, (B, 2, H, W): the score where the binary mask
+        ``score > 1/2`` survives an opening with a ``colour_split`` square, grown by a pixel
+        to take in the body's anti-aliased border (the body), then the rest (the rod). The
+        mask is binary because an anti-aliased rod's faint edge rows would survive a
+        grey-level opening at their faint level and pull part of the rod into the body."""
+        score = self.colour_score(frames)
+        mask = (score > 0.5).to(score.dtype)
+        k = self.colour_split
+        eroded = -F.max_pool2d(-mask, k, stride=1, padding=k // 2)
+        body = score * F.max_pool2d(eroded, k + 2, stride=1, padding=k // 2 + 1)
+        return torch.cat([body, score - body], 1)
+
     def foreground(self, frames: torch.Tensor) -> torch.Tensor:
         """How much each pixel differs from the background, in [0, 1): (B, 1, H, W)."""
         distance2 = ((frames - self.background) ** 2).sum(1, keepdim=True)
@@ -131,6 +150,9 @@ class Encoder(nn.Module):
     def masks(self, frames: torch.Tensor) -> torch.Tensor:
         """Soft segmentation (B, n_objects + 1, H, W); the last channel is the background."""
         if self.localizer == "colour":
+            if self.n_objects == 2:
+                parts = self.colour_parts(frames).clamp(max=1.0)
+                return torch.cat([parts, 1.0 - parts.sum(1, keepdim=True).clamp(max=1.0)], 1)
             share = self.colour_score(frames).clamp(max=1.0)
             return torch.cat([share, 1.0 - share], 1)
         logits = self.unet(frames)
@@ -142,8 +164,9 @@ class Encoder(nn.Module):
 
     def _positions(self, frames: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         objects = masks[:, : self.n_objects]
-        if self.localizer == "colour":
-            objects = self.colour_score(frames)  # unclipped: the centroid's weights
+        if self.localizer == "colour":  # unclipped: the centroids' weights
+            objects = (self.colour_parts(frames) if self.n_objects == 2
+                       else self.colour_score(frames))
         if self.localizer in ("centroid", "colour"):
             flat = objects.flatten(2) + 1e-6  # (B, n, HW); an empty frame gives the centre
             weights = flat / flat.sum(-1, keepdim=True)

@@ -38,7 +38,7 @@ class PIGModel(nn.Module):
         super().__init__()
         self.config, self.input_steps = config, input_steps
         self.encoder = Encoder(config.n_objects, config.image_size, config.unet_channels,
-                               config.localizer)
+                               config.localizer, config.colour_split)
         self.decoder = Decoder(config.n_objects, config.image_size, config.template_size)
         self.dynamics = build_dynamics(config, input_steps)
 

@@ -161,6 +161,13 @@ class System(nn.Module):
         alone (which way a pushed pendulum turns) reads them here from the motion."""
         return None
 
+    def in_view(self, positions: Tensor) -> Tensor:
+        """Which frames show every tracked point whole, from encoded positions
+        ``(..., n_points, 2)``: bool ``(...)`` (default: all). The trajectory fit leaves out
+        chunks with a frame that does not: an object cut by the image border has its centroid
+        pulled inwards, which no physics explains."""
+        return torch.ones(positions.shape[:-2], dtype=torch.bool, device=positions.device)
+
     def rest_goal(self, positions: Tensor) -> Tensor:
         """The goal positions ``(n_points, 2)`` moved to the nearest state the physics can hold
         at rest (default: unchanged)."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
+from torch import Tensor
 
 from pig_control.systems import camera
 from pig_control.systems.base import System
@@ -13,6 +15,9 @@ from pig_control.systems.pendulum import angle_normalize
 from pig_control.systems.registry import register_system
 
 ORIGIN = ("origin_x", "origin_y")
+#: Frames between the samples of :meth:`CartPole.guess_from_motion`'s finite differences: a
+#: second difference over ``k`` frames divides the encoder's noise by ``k^2``.
+GUESS_STRIDE = 3
 
 
 @register_system
@@ -33,9 +38,13 @@ class CartPole(System):
     (only mass ratios and gain / mass are identifiable); ``masspole`` and ``length`` are learned.
 
     Camera: a point ``(u, v)`` of the plane (metres, v up) is seen at
-    ``origin + A (u, v)`` pixels; the cart at ``(x, 0)``, the pole's centre at
-    ``(x + length sin(theta), length cos(theta))``. Origin and ``A`` are learned (initial guess:
-    the image centre, an eighth of the image per metre, v up on screen).
+    ``origin + A (u, v)`` pixels; the cart at ``(x, 0)``, the pole's tracked point at
+    ``(x + pole_marker sin(theta), pole_marker cos(theta))``: ``pole_marker`` (metres from the
+    hinge) is where the encoder's point of the pole lies, the centre of its visible part,
+    which a body hiding the pole's foot moves outwards from the centre of mass (``length``).
+    Origin, ``A`` and ``pole_marker`` are learned (initial guess: the image centre, an eighth
+    of the image per metre, v up on screen, the marker at the centre of mass; or
+    :meth:`guess_from_motion`'s).
 
     Task: the cart at the goal position, the pole upright, at rest.
     """
@@ -45,7 +54,7 @@ class CartPole(System):
     initial_params = {"masspole": 0.1, "length": 0.5}
     fixed_params = {"gravity": 9.81, "masscart": 1.0}
     initial_camera = {"origin_x": 16.0, "origin_y": 16.0, "a_xx": 4.0, "a_xy": 0.0,
-                      "a_yx": 0.0, "a_yy": -4.0}
+                      "a_yx": 0.0, "a_yy": -4.0, "pole_marker": 0.5}
     n_points = 2
     defaults = {"horizon": 30,
                 "cost": {"terminal_weight": 1.0, "velocity_weight": 0.1, "action_weight": 1e-3}}
@@ -55,7 +64,73 @@ class CartPole(System):
     def camera_initial_guess(self):
         centre, scale = self.image_size / 2.0, self.image_size / 8.0
         return {"origin_x": centre, "origin_y": centre, "a_xx": scale, "a_xy": 0.0,
-                "a_yx": 0.0, "a_yy": -scale}
+                "a_yx": 0.0, "a_yy": -scale, "pole_marker": self.initial_params["length"]}
+
+    def guess_from_motion(self, positions, actions):
+        """Camera, ``length`` and gain from the encoded motion (the trajectory fit then refines
+        them, with ``masspole``):
+
+        1. the rail is the cart's principal direction ``e`` in the image, the origin the cart's
+           mean position; ``psi`` is the pole's image angle from the rail's normal ``n``;
+        2. with the cart's position ``s`` along the rail (pixels) and differences over
+           :data:`GUESS_STRIDE` frames, ``psi'' = a sin psi + c cos psi s''`` by least squares:
+           the pole's equation for a light pole (``theta'' = 3 / (4 length) (gravity sin theta
+           - cos theta x'')``). ``a < 0`` means ``n`` points down (upright is ``-n``); either
+           way ``c < 0``, ``length = 3 gravity / (4 |a|)`` and the pixels per metre
+           ``k = 3 / (4 length |c|)``;
+        3. the cart's ``s'' = k gain u / (masscart + masspole)`` by least squares gives the gain
+           (``< 0``: the push moves the cart along ``-e``, so ``e`` is reversed and the fit
+           redone).
+
+        None without actions, with too few frames, or when the motion does not fit that
+        form (no swinging, a push that does not move the cart)."""
+        stride = GUESS_STRIDE
+        if actions is None or positions.shape[1] < 2 * stride + 1 or not self.action_dim:
+            return None
+        seen = self.in_view(positions)
+        cart, pole = positions[..., 0, :].double(), positions[..., 1, :].double()
+        if int(seen.sum()) < 10:
+            return None
+        origin = cart[seen].mean(0)
+        direction = torch.linalg.svd(cart[seen] - origin, full_matrices=False).Vh[0]
+        u = actions[..., 0].double()
+        p = {name: float(value.detach()) for name, value in self.physical().items()}
+        for rail in (direction, -direction):  # the rail's sign: the one the push moves along
+            normal = torch.stack([rail[1], -rail[0]])  # the rail turned by -90 degrees
+            fit = _fit_cart_pole(cart, pole, u, seen, origin, rail, normal, self.dt, stride)
+            if fit is None:
+                return None
+            a, c, slope = fit
+            if a == 0 or not c < 0:  # no swing, or the pole does not lag the cart
+                return None
+            length = 3.0 * p["gravity"] / (4.0 * abs(a))
+            scale = 3.0 / (4.0 * length * abs(c))
+            gain = slope * (p["masscart"] + p["masspole"]) / scale
+            if gain > 0:
+                break
+        else:
+            return None
+        up = normal if a > 0 else -normal
+        marker = float((pole - cart)[seen].norm(dim=-1).median()) / scale
+        return {"camera": {"origin_x": float(origin[0]), "origin_y": float(origin[1]),
+                           "a_xx": float(scale * rail[0]), "a_xy": float(scale * up[0]),
+                           "a_yx": float(scale * rail[1]), "a_yy": float(scale * up[1]),
+                           "pole_marker": marker},
+                "params": {"length": length}, "gain": gain}
+
+    def in_view(self, positions: Tensor) -> Tensor:
+        """Which frames show the whole cart-pole, from encoded points ``(..., 2, 2)``: bool
+        ``(...)``. A body or rod cut by the image border pulls its centroid inwards, so a frame
+        counts when the cart's point lies at least half the pole's median image length inside
+        every border (the cart is about as wide) and the pole's far end, twice the arm from the
+        cart (the tracked point is the middle of its visible part), at least a pixel inside."""
+        cart, pole = positions[..., 0, :], positions[..., 1, :]
+        arm = pole - cart
+        reach = float(arm.norm(dim=-1).median())
+        tip = cart + 2.0 * arm
+        size = self.image_size
+        return (((cart > 0.5 * reach) & (cart < size - 0.5 * reach)).all(-1)
+                & ((tip > 1.0) & (tip < size - 1.0)).all(-1))
 
     def force(self, action, p):
         return self.gain() * action[:, :1]
@@ -73,9 +148,9 @@ class CartPole(System):
 
     def to_pixels(self, q, cam):
         x, theta = q[:, 0], q[:, 1]
-        length = self.physical()["length"]
+        marker = cam["pole_marker"]
         cart = torch.stack([x, torch.zeros_like(x)], -1)
-        pole = torch.stack([x + length * torch.sin(theta), length * torch.cos(theta)], -1)
+        pole = torch.stack([x + marker * torch.sin(theta), marker * torch.cos(theta)], -1)
         return camera.apply(cam, ORIGIN, torch.stack([cart, pole], 1))
 
     def from_pixels(self, points, cam):
@@ -92,3 +167,42 @@ class CartPole(System):
     def is_success(self, q, qd, goal):
         return (((q[:, 0] - goal[:, 0]).abs() < self.success_position)
                 & (angle_normalize(q[:, 1] - goal[:, 1]).abs() < self.success_angle))
+
+
+def _fit_cart_pole(cart: Tensor, pole: Tensor, u: Tensor, seen: Tensor, origin: Tensor,
+                   rail: Tensor, normal: Tensor, dt: float, stride: int):
+    """(a, c, slope) of :meth:`CartPole.guess_from_motion`: least squares of
+    ``psi'' = a sin psi + c cos psi s''`` and ``s'' = slope u`` over sequences of cart and
+    pole points (N, T, 2) (float64), actions ``u`` (N, T - 1), on the differences whose frames
+    are all ``seen`` (N, T); None if too few samples."""
+    arm = pole - cart
+    psi = torch.atan2(arm @ rail, arm @ normal)  # 0 along the normal, positive towards rail
+    psi = psi[:, :1] + torch.cumsum(torch.cat([torch.zeros_like(psi[:, :1]), _wrap(
+        torch.diff(psi, dim=1))], 1), 1)  # unwrapped along each sequence
+    along = (cart - origin) @ rail
+    k = stride
+
+    def second(z: Tensor) -> Tensor:  # central second difference over k frames, per time^2
+        return (z[:, 2 * k:] - 2.0 * z[:, k:-k] + z[:, : -2 * k]) / (k * dt) ** 2
+
+    middle = psi[:, k:-k]
+    psi_acc, cart_acc = second(psi), second(along)
+    # the actions held over the 2k frame intervals of each difference, weighted as a second
+    # difference weighs a piecewise-constant acceleration: (k - |offset of the interval's
+    # middle|) / k^2, a triangle that sums to 1
+    weights = [(k - abs(i + 0.5 - k)) / k**2 for i in range(2 * k)]
+    window = sum(w * u[:, i: i + cart_acc.shape[1]] for i, w in enumerate(weights))
+    frames = seen.to(torch.float64).unsqueeze(0)  # every frame of a difference must be seen
+    usable = -F.max_pool1d(-frames, 2 * k + 1, stride=1)[0] > 0.5  # (N, T - 2k)
+    if int(usable.sum()) < 10:
+        return None
+    design = torch.stack([torch.sin(middle), torch.cos(middle) * cart_acc], -1)[usable]
+    a, c = torch.linalg.lstsq(design, psi_acc[usable].unsqueeze(1)).solution[:, 0].tolist()
+    flat_u, flat_acc = window[usable], cart_acc[usable]
+    slope = float((flat_u * flat_acc).sum() / flat_u.square().sum().clamp_min(1e-12))
+    return a, c, slope
+
+
+def _wrap(angle: Tensor) -> Tensor:
+    """Angles to [-pi, pi)."""
+    return (angle + math.pi) % (2.0 * math.pi) - math.pi
