@@ -147,7 +147,7 @@ def compare_learned(domain: str, cell, truth: dict) -> dict:
     Each with the relative error (learned / true - 1)."""
     p, gain = cell.params, float(cell.gain().detach())
     if domain == "cartpole":
-        fixed = {name: float(v) for name, v in cell.physical().items()}
+        fixed = {name: float(v.detach()) for name, v in cell.physical().items()}
         learned = {"pole_com_distance_m": fixed["length"],
                    "mass_ratio": fixed["masspole"] / fixed["masscart"],
                    "push_per_action_m_s2": gain / (fixed["masscart"] + fixed["masspole"])}

@@ -126,3 +126,19 @@ def test_learned_cartpole_against_the_simulator_truth():
     assert compared["mass_ratio"]["relative_error"] == pytest.approx(0.2)
     assert compared["push_per_action_m_s2"]["learned"] == pytest.approx(11.0 / 1.12)
     assert compared["push_per_action_m_s2"]["true"] == pytest.approx(10.0 / 1.1)
+
+
+def test_closed_form_velocity_maps_equal_the_generic_ones():
+    from pig_control.systems.base import System
+
+    system = resolve_system("cartpole")(dt=0.02, substeps=2, action_dim=1,
+                                        image_size=64).double()
+    system.set_camera({"origin_x": 30.0, "origin_y": 31.0, "a_xx": 19.0, "a_xy": 0.4,
+                       "a_yx": -0.3, "a_yy": -20.0, "pole_marker": 0.6})
+    cam = system.camera_values()
+    q = torch.tensor([[0.3, 2.0], [-0.5, -0.4], [1.0, math.pi]], dtype=torch.float64)
+    qd = torch.tensor([[1.0, -3.0], [0.2, 5.0], [-2.0, 0.5]], dtype=torch.float64)
+    vel = system.velocity_to_pixels(q, qd, cam)
+    torch.testing.assert_close(vel, System.velocity_to_pixels(system, q, qd, cam))
+    torch.testing.assert_close(system.velocity_from_pixels(q, vel, cam), qd)
+    torch.testing.assert_close(System.velocity_from_pixels(system, q, vel, cam), qd)

@@ -153,6 +153,28 @@ class CartPole(System):
         pole = torch.stack([x + marker * torch.sin(theta), marker * torch.cos(theta)], -1)
         return camera.apply(cam, ORIGIN, torch.stack([cart, pole], 1))
 
+    def _jacobian(self, q, cam) -> Tensor:
+        """d(pixels)/d(x, theta): (B, 4, 2), rows cart x, cart y, pole x, pole y."""
+        theta, marker = q[:, 1], cam["pole_marker"]
+        along = camera.linear(cam, torch.stack([torch.ones_like(theta),
+                                                torch.zeros_like(theta)], -1))
+        swing = camera.linear(cam, torch.stack([marker * torch.cos(theta),
+                                                -marker * torch.sin(theta)], -1))
+        zero = torch.zeros_like(along)
+        return torch.stack([torch.cat([along, along], -1), torch.cat([zero, swing], -1)], -1)
+
+    def velocity_to_pixels(self, q, qd, cam):
+        """The Jacobian times the rates (closed form: the generic autodiff one would cost more
+        than the planning at every control step)."""
+        return (self._jacobian(q, cam) @ qd.unsqueeze(-1)).reshape(-1, 2, 2)
+
+    def velocity_from_pixels(self, q, vel, cam):
+        jac = self._jacobian(q, cam)
+        normal = jac.transpose(1, 2) @ jac
+        normal = normal + 1e-9 * torch.eye(2, dtype=q.dtype, device=q.device)
+        rhs = jac.transpose(1, 2) @ vel.reshape(-1, 4, 1)
+        return torch.linalg.solve(normal, rhs)[..., 0]
+
     def from_pixels(self, points, cam):
         plane = camera.invert(cam, ORIGIN, points)  # (B, 2, 2)
         x = plane[:, 0, 0]
