@@ -106,6 +106,8 @@ def test_guess_from_motion_reads_camera_length_and_gain(mirror):
 
 def test_frames_cut_by_the_border_are_left_out_of_the_fit():
     system = resolve_system("cartpole")(dt=0.02, substeps=2, action_dim=1, image_size=64)
+    system.set_camera({"a_xx": 20.0, "pole_marker": 0.5})  # the pole's point 10 px out
+    assert system.image_reach() == pytest.approx(10.0)
     arm = torch.tensor([0.0, 10.0])  # the pole's point 10 px below the cart
     carts = torch.tensor([[32.0, 32.0], [3.0, 32.0], [60.0, 32.0], [32.0, 32.0]])
     points = torch.stack([carts, carts + arm], 1)
@@ -142,3 +144,20 @@ def test_closed_form_velocity_maps_equal_the_generic_ones():
     torch.testing.assert_close(vel, System.velocity_to_pixels(system, q, qd, cam))
     torch.testing.assert_close(system.velocity_from_pixels(q, vel, cam), qd)
     torch.testing.assert_close(System.velocity_from_pixels(system, q, vel, cam), qd)
+
+
+def test_the_filter_predicts_through_frames_without_a_measurement():
+    from pig_control.control.dynamics import CellDynamics
+    from pig_control.control.estimator import StateFilter
+
+    system = resolve_system("cartpole").oracle({"masspole": 0.1, "length": 0.5}, gain=10.0,
+                                               dt=0.02, substeps=2, action_dim=1)
+    estimator = StateFilter(CellDynamics(system), 0.02, position_noise=0.5, accel_noise=30.0)
+    start = system.to_pixels(torch.tensor([[0.0, 3.0]]), system.camera_values())[0]
+    estimator.reset(start)
+    before = estimator.covariance.clone()
+    action = torch.tensor([1.0])
+    predicted = CellDynamics(system)(estimator.state.unsqueeze(0), action.reshape(1, 1))[0]
+    state = estimator.step(None, action)
+    torch.testing.assert_close(state, predicted)
+    assert estimator.covariance[0, 0] > before[0, 0]

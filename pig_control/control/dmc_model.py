@@ -5,7 +5,9 @@ Per control step (``action_repeat`` env steps with the action held, one frame se
 
 1. the model's encoder turns the frame into the tracked point's position (pixels);
 2. a Kalman filter (:class:`pig_control.control.estimator.StateFilter`) that predicts with the
-   learned physics cell and the applied action gives position and velocity in pixels;
+   learned physics cell and the applied action gives position and velocity in pixels; a
+   frame in which the image border cuts the system (:meth:`System.in_view`) updates nothing,
+   the prediction carries on;
 3. the learned camera maps them to the system's coordinates (``theta``, ``theta'``);
 4. the planner of the oracle (:class:`pig_control.control.system_oracle.SystemOracle`) plans
    from there through the learned system (its parameters, not the env's), with the domain's
@@ -116,8 +118,10 @@ class PixelModelAgent:
         with torch.no_grad():
             if self.last_action is None:
                 state = self.filter.state
-            else:
-                state = self.filter.step(self._encode(frame), self.last_action)
+            else:  # a frame that cuts the system (System.in_view) is not a measurement
+                points = self._encode(frame)
+                seen = bool(self.cell.in_view(points[None])[0])
+                state = self.filter.step(points if seen else None, self.last_action)
             q, qd = self.cell.pixels_to_state(state[None, :, :2], state[None, :, 2:])
         action, _ = self.planner.act(q[0].double().numpy(), qd[0].double().numpy())
         self.last_action = torch.as_tensor(action, dtype=torch.float32)

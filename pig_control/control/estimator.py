@@ -63,15 +63,19 @@ class StateFilter:
                                                   dtype=torch.float64))
         return self.state
 
-    def step(self, positions: Tensor, action: Tensor | None) -> Tensor:
+    def step(self, positions: Tensor | None, action: Tensor | None) -> Tensor:
         """Predict over the step driven by ``action`` (d,), correct with the positions (n, 2)
-        measured after it; returns the state (n, 4)."""
+        measured after it (None: nothing measured, e.g. the object left the image: the
+        prediction stands and its uncertainty grows); returns the state (n, 4)."""
         if self.state is None:
             raise RuntimeError("call reset() before step()")
         batch_action = None if action is None else action.reshape(1, -1)
         predicted = self.dynamics(self.state.unsqueeze(0), batch_action)[0]
         f = self.transition
         cov = f @ self.covariance @ f.T + self.process
+        if positions is None:
+            self.state, self.covariance = predicted, cov
+            return self.state
         gain = cov[:, 0] / (cov[0, 0] + self.r)  # (position, velocity) gain
         self.covariance = cov - gain[:, None] * cov[0:1, :]
         innovation = positions - predicted[:, :2]

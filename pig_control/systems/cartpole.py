@@ -87,7 +87,8 @@ class CartPole(System):
         stride = GUESS_STRIDE
         if actions is None or positions.shape[1] < 2 * stride + 1 or not self.action_dim:
             return None
-        seen = self.in_view(positions)
+        reach = float((positions[..., 1, :] - positions[..., 0, :]).norm(dim=-1).median())
+        seen = visible(positions, reach, self.image_size)  # the camera is not known yet
         cart, pole = positions[..., 0, :].double(), positions[..., 1, :].double()
         if int(seen.sum()) < 10:
             return None
@@ -120,17 +121,14 @@ class CartPole(System):
 
     def in_view(self, positions: Tensor) -> Tensor:
         """Which frames show the whole cart-pole, from encoded points ``(..., 2, 2)``: bool
-        ``(...)``. A body or rod cut by the image border pulls its centroid inwards, so a frame
-        counts when the cart's point lies at least half the pole's median image length inside
-        every border (the cart is about as wide) and the pole's far end, twice the arm from the
-        cart (the tracked point is the middle of its visible part), at least a pixel inside."""
-        cart, pole = positions[..., 0, :], positions[..., 1, :]
-        arm = pole - cart
-        reach = float(arm.norm(dim=-1).median())
-        tip = cart + 2.0 * arm
-        size = self.image_size
-        return (((cart > 0.5 * reach) & (cart < size - 0.5 * reach)).all(-1)
-                & ((tip > 1.0) & (tip < size - 1.0)).all(-1))
+        ``(...)``: :func:`visible` with the pole's image length from the camera."""
+        return visible(positions, self.image_reach(), self.image_size)
+
+    def image_reach(self) -> float:
+        """Pixels from the cart's point to the pole's tracked point (the camera's scale along
+        the rail times ``pole_marker``)."""
+        cam = self.camera
+        return abs(cam["pole_marker"]) * math.hypot(cam["a_xx"], cam["a_yx"])
 
     def force(self, action, p):
         return self.gain() * action[:, :1]
@@ -189,6 +187,19 @@ class CartPole(System):
     def is_success(self, q, qd, goal):
         return (((q[:, 0] - goal[:, 0]).abs() < self.success_position)
                 & (angle_normalize(q[:, 1] - goal[:, 1]).abs() < self.success_angle))
+
+
+def visible(positions: Tensor, reach: float, size: int) -> Tensor:
+    """Which frames show the whole cart-pole, from encoded points ``(..., 2, 2)`` (cart, pole)
+    in a ``size`` px image: bool ``(...)``. A body or rod cut by the image border pulls its
+    centroid inwards, so a frame counts when the cart's point lies at least half the pole's
+    image length ``reach`` (pixels) inside every border (the cart is about as wide) and the
+    pole's far end, twice the arm from the cart (the tracked point is the middle of its
+    visible part), at least a pixel inside."""
+    cart, pole = positions[..., 0, :], positions[..., 1, :]
+    tip = cart + 2.0 * (pole - cart)
+    return (((cart > 0.5 * reach) & (cart < size - 0.5 * reach)).all(-1)
+            & ((tip > 1.0) & (tip < size - 1.0)).all(-1))
 
 
 def _fit_cart_pole(cart: Tensor, pole: Tensor, u: Tensor, seen: Tensor, origin: Tensor,
