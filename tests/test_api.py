@@ -104,7 +104,8 @@ def test_world_model_parameters_and_provenance():
     assert model.params["k"] == pytest.approx(4.0, rel=0.1)
     assert model.set_params(k=8) is model and model.params["k"] == pytest.approx(8.0)
     assert set(pig_control.shipped_world_models()) == {"spring", "pendulum", "mnist_spring",
-                                                       "dm_control/pendulum-swingup-v0"}
+                                                       "dm_control/pendulum-swingup-v0",
+                                                       "dm_control/cartpole-swingup-v0"}
 
 
 def test_a_trained_checkpoint_loads_by_path(tmp_path):

@@ -89,7 +89,7 @@ def test_mpc_oracle_on_dmc_reports_the_env_return(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--env", CARTPOLE, "--model", "pretrained"], "no world model for"),
+    (["--env", "dm_control/acrobot-swingup-v0", "--model", "pretrained"], "no world model for"),
     (["--env", "dm_control/acrobot-swingup-v0", "--model", "oracle"], "no described system"),
     (["--env", "Nope-v9", "--model", "oracle"], "unknown env"),
     (["--env", PENDULUM, "--model", "oracle", "--env-param", "k=2"], "--env-param"),

@@ -135,3 +135,19 @@ def test_the_python_api_drives_the_shipped_dmc_model_as_mpc_does():
     assert episode["return"] == total
     with pytest.raises(UserInputError, match="fixes its goal"):
         pig_control.make_agent(model, goal=np.zeros((64, 64, 3), np.uint8))
+
+
+def test_the_shipped_cartpole_model_runs_with_no_training(tmp_path, capsys):
+    """``mpc --env dm_control/cartpole-swingup-v0`` finds the shipped cart-pole model, acts
+    from frames and compares what it learned with the simulator's truth."""
+    out = tmp_path / "mpc.json"
+    status, _, err = run_entry(mpc_main, capsys, [
+        "--env", "dm_control/cartpole-swingup-v0", "--episodes", "1", "--max-steps", "10",
+        "--horizon", "10", "--quiet", "--json", str(out)])
+    assert status == 0, err
+    report = json.loads(out.read_text())
+    assert report["model"] == "pretrained" and report["env_frames"] <= 10_000
+    assert report["episodes"][0]["control_steps"] == 10  # 20 env steps at action repeat 2
+    compared = report["learned_vs_true"]
+    assert compared["pole_com_distance_m"]["true"] == pytest.approx(0.5)
+    assert abs(compared["pole_com_distance_m"]["relative_error"]) < 0.2
