@@ -210,7 +210,7 @@ def _fit_cart_pole(cart: Tensor, pole: Tensor, u: Tensor, seen: Tensor, origin: 
     are all ``seen`` (N, T); None if too few samples."""
     arm = pole - cart
     psi = torch.atan2(arm @ rail, arm @ normal)  # 0 along the normal, positive towards rail
-    psi = psi[:, :1] + torch.cumsum(torch.cat([torch.zeros_like(psi[:, :1]), _wrap(
+    psi = psi[:, :1] + torch.cumsum(torch.cat([torch.zeros_like(psi[:, :1]), angle_normalize(
         torch.diff(psi, dim=1))], 1), 1)  # unwrapped along each sequence
     along = (cart - origin) @ rail
     k = stride
@@ -235,7 +235,3 @@ def _fit_cart_pole(cart: Tensor, pole: Tensor, u: Tensor, seen: Tensor, origin: 
     slope = float((flat_u * flat_acc).sum() / flat_u.square().sum().clamp_min(1e-12))
     return a, c, slope
 
-
-def _wrap(angle: Tensor) -> Tensor:
-    """Angles to [-pi, pi)."""
-    return (angle + math.pi) % (2.0 * math.pi) - math.pi
