@@ -181,11 +181,15 @@ class Controller:
                 (the planner then skips encoding a goal image).
             seed: seeds the planner's sampling for this episode (None: the agent's seed).
         """
-        if getattr(self._agent, "fixed_goal", False):  # the task's own goal (DMC)
-            self._agent.reset(np.asarray(observation), goal_image=goal, goal_state=goal_state,
-                              seed=self._seed if seed is None else int(seed))
-            self._started = True
-            return
+        if not getattr(self._agent, "fixed_goal", False):  # a DMC task fixes its own goal
+            goal, goal_state = self._episode_goal(goal, goal_state)
+        self._agent.reset(np.asarray(observation), goal_image=goal, goal_state=goal_state,
+                          seed=self._seed if seed is None else int(seed))
+        self._started = True
+
+    def _episode_goal(self, goal, goal_state):
+        """(goal image, goal state) for the agent's reset: the ones given (kept for later
+        episodes) or the earlier ones, checked; the oracle's goal is always a state."""
         if goal is not None or goal_state is not None:
             self._goal, self._goal_state = goal, goal_state
         goal, goal_state = self._goal, self._goal_state
@@ -194,12 +198,10 @@ class Controller:
         if self.reads_state:
             if goal is not None and goal_state is not None:
                 raise UserInputError("give the oracle one goal state, not two")
-            goal_state, goal = (goal if goal is not None else goal_state), None
-        elif goal is not None and goal_state is not None:
+            return None, (goal if goal is not None else goal_state)
+        if goal is not None and goal_state is not None:
             raise UserInputError("give the goal either as an image or as a state, not both")
-        self._agent.reset(np.asarray(observation), goal_image=goal, goal_state=goal_state,
-                          seed=self._seed if seed is None else int(seed))
-        self._started = True
+        return goal, goal_state
 
     def predict(self, observation: np.ndarray) -> np.ndarray:
         """The action (float32, in [-1, 1]) to apply at ``observation``. The first call after
