@@ -4,6 +4,7 @@ import importlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cli_helpers import run_entry
 
@@ -28,9 +29,10 @@ def _script(name):
 
 def test_every_script_is_covered():
     assert set(SCRIPTS) == {"control_models_summary", "dataset_speed", "dmc", "dmc_frames",
-                            "dmc_angle_error", "dmc_oracle_tuning", "dmc_plot", "extrapolation",
-                            "fanout_timing", "gpu_check", "mpc_results", "planner_speed",
-                            "recalibration", "refine_accuracy", "rest_separation", "robustness",
+                            "dmc_angle_error", "dmc_gap", "dmc_oracle_tuning", "dmc_plot",
+                            "extrapolation", "fanout_timing", "gpu_check", "mpc_results",
+                            "planner_speed", "recalibration", "refine_accuracy",
+                            "rest_separation", "robustness",
                             "spring_velocity_weight", "training_memory", "training_speed"}
 
 
@@ -55,3 +57,25 @@ def test_allow_dirty_runs_and_the_file_says_so(capsys, tmp_path, dirty):
     assert block["command"].startswith("python benchmarks/rest_separation.py --goals 2")
     shipped = str(PRETRAINED_DIR / "spring_control.pt")
     assert block["inputs"][shipped]["sha256"] == provenance.sha256_file(shipped)
+
+
+def test_dmc_gap_maps_true_coordinates_into_a_model_s(monkeypatch):
+    """The true-to-model map: the cart's position by least squares, the angle's sign and
+    offset from the circular mean, mirrored cameras included; and the stats of an episode."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    gap = importlib.import_module("dmc_gap")
+    rng = np.random.default_rng(0)
+    true = np.stack([rng.uniform(-1, 1, 200), rng.uniform(-np.pi, np.pi, 200)], 1)
+    model = np.stack([-0.9 * true[:, 0] + 0.05, gap.wrap(-true[:, 1] + 0.2)], 1)
+    mapping = gap.fit_map(true, model)
+    assert mapping["linear"][0] == pytest.approx((-0.9, 0.05))
+    assert mapping["angle_sign"] == -1.0 and mapping["angle_offset"] == pytest.approx(0.2)
+    q, qd = gap.apply_map(mapping, np.array([0.5, 1.0]), np.array([1.0, 2.0]))
+    np.testing.assert_allclose(q, [-0.4, -0.8])
+    np.testing.assert_allclose(qd, [-0.9, -2.0])
+    trace = [{"q": [0.2, 3.0], "action": 1.0}, {"q": [-0.4, 0.1], "action": -0.5},
+             {"q": [0.2, -0.2], "action": 0.1}]
+    stats = gap.episode_stats(trace)
+    assert stats["first_upright_step"] == 1 and stats["upright_steps"] == 2
+    assert stats["mean_abs_action_upright"] == pytest.approx(0.3)
+    assert stats["mean_abs_cart_m_upright"] == pytest.approx(0.3)
