@@ -1,7 +1,8 @@
-"""How well a learned DMC pendulum model reads the angle from a frame: the encoder's position
-of each frame of a rollouts file, mapped through the learned camera to the pendulum's angle,
-against the simulator's hinge angle that the file stores beside the frames (and the model never
-saw).
+"""How well a learned DMC pendulum or cart-pole model reads the angle from a frame: the
+encoder's positions of each frame of a rollouts file, mapped through the learned camera to the
+system's coordinates, against the simulator's state that the file stores beside the frames (and
+the model never saw). Cart-pole frames that cut the system (``System.in_view`` with the learned
+camera) are left out, as training and control leave them out.
 
     python benchmarks/dmc_angle_error.py \\
         --model pig_control/pretrained/dm_control__pendulum-swingup-v0_control.pt \\
@@ -12,7 +13,7 @@ as mean (the bias: positive where the model reads the angle further anticlockwis
 mean square, in radians. No filter and no velocity: this is the geometry alone, what the
 camera and the encoder learned. Beside it, the same for the best camera of the model's own
 form given the true angles (a least-squares fit of the camera to the encoder's positions at
-the simulator's angles, which the model could never make): where that camera reads the angle
+the simulator's state, which the model could never make): where that camera reads the angle
 well and the learned one does not, the encoder's positions are fine and the camera the model
 learned is off. Both come with the pixel distance between the encoder's positions and the image
 of the true angles through that camera: what no camera of this form can explain is the part of
@@ -35,6 +36,8 @@ from pig_control.errors import UserInputError  # noqa: E402
 from pig_control.provenance import benchmark_provenance, parse_benchmark_args  # noqa: E402
 
 BINS = 12  # 30 degrees each
+#: The simulator's state entries that are each domain's coordinates, in the system's order.
+STATE_NAMES = {"pendulum": ("hinge_pos",), "cartpole": ("slider_pos", "hinge_1_pos")}
 
 
 def wrap(angle: np.ndarray) -> np.ndarray:
@@ -59,21 +62,22 @@ def read_positions(model, frames: np.ndarray) -> torch.Tensor:
 
 
 def learned_angles(cell, positions: torch.Tensor, camera: dict | None = None) -> np.ndarray:
-    """The angle (radians) the system reads from positions (N, n, 2) with ``camera`` (names
-    to floats; None: the learned one)."""
+    """The angle (radians; the system's last coordinate) the system reads from positions
+    (N, n, 2) with ``camera`` (names to floats; None: the learned one)."""
     cam = None if camera is None else {k: torch.tensor(v) for k, v in camera.items()}
     with torch.no_grad():
-        angle, _ = cell.pixels_to_state(positions, torch.zeros_like(positions), cam)
-    return angle.reshape(-1).double().numpy()
+        q, _ = cell.pixels_to_state(positions, torch.zeros_like(positions), cam)
+    return q[:, -1].double().numpy()
 
 
 def best_camera(cell, positions: torch.Tensor, true: np.ndarray, iterations: int = 200) -> dict:
-    """The camera of the system's form whose image of the true angles is nearest the encoder's
-    positions (least squares, L-BFGS from the learned camera), as names to floats."""
+    """The camera of the system's form whose image of the true coordinates (N, k) is nearest
+    the encoder's positions (least squares, L-BFGS from the learned camera), as names to
+    floats."""
     names = list(cell.camera)
     values = torch.tensor([cell.camera[k] for k in names], dtype=torch.float64,
                           requires_grad=True)
-    q = torch.as_tensor(true, dtype=torch.float64).reshape(-1, 1)
+    q = torch.as_tensor(true, dtype=torch.float64)
     target = positions.to(torch.float64)
     optimizer = torch.optim.LBFGS([values], max_iter=iterations, tolerance_grad=1e-12,
                                   tolerance_change=1e-15, line_search_fn="strong_wolfe")
@@ -90,27 +94,32 @@ def best_camera(cell, positions: torch.Tensor, true: np.ndarray, iterations: int
 
 
 def pixel_residuals(cell, positions: torch.Tensor, true: np.ndarray, camera: dict) -> dict:
-    """Distance (pixels) from the encoder's positions to the image of the true angles through
-    ``camera``: RMS over all frames and per 30-degree bin of the true angle."""
+    """Distance (pixels) from the encoder's positions to the image of the true coordinates
+    (N, k) through ``camera``: RMS over all frames and points and per 30-degree bin of the true
+    angle."""
     cam = {k: torch.tensor(v, dtype=torch.float64) for k, v in camera.items()}
-    q = torch.as_tensor(true, dtype=torch.float64).reshape(-1, 1)
+    q = torch.as_tensor(true, dtype=torch.float64)
     with torch.no_grad():
         distance = (cell.to_pixels(q, cam) - positions.to(torch.float64)).norm(dim=-1)
-    distance = distance.reshape(-1).numpy()
-    return {"rms_px": float(np.sqrt((distance ** 2).mean())),
-            "bins_rms_px": [float(np.sqrt((distance[inside] ** 2).mean())) if inside.any()
-                            else None for _, _, inside in angle_bins(true)]}
+    squared = distance.square().mean(-1).numpy()  # per frame, over its points
+    return {"rms_px": float(np.sqrt(squared.mean())),
+            "bins_rms_px": [float(np.sqrt(squared[inside].mean())) if inside.any()
+                            else None for _, _, inside in angle_bins(true[:, -1])]}
 
 
 def angle_errors(learned: np.ndarray, true: np.ndarray) -> dict:
-    """Overall and per-bin mean and RMS of the wrapped error ``learned - true`` (radians)."""
+    """Overall and per-bin mean, RMS and median absolute value of the wrapped error ``learned -
+    true`` (radians); the median is the typical frame's, where a few misread frames (a pole
+    the encoder lost) dominate the RMS."""
     error = wrap(learned - true)
     bins = [{"from_rad": low, "to_rad": high, "frames": int(inside.sum()),
              "mean_rad": float(error[inside].mean()),
-             "rms_rad": float(np.sqrt((error[inside] ** 2).mean()))}
+             "rms_rad": float(np.sqrt((error[inside] ** 2).mean())),
+             "median_abs_rad": float(np.median(np.abs(error[inside])))}
             for low, high, inside in angle_bins(true) if inside.any()]
     return {"frames": int(error.size), "mean_rad": float(error.mean()),
             "rms_rad": float(np.sqrt((error ** 2).mean())),
+            "median_abs_rad": float(np.median(np.abs(error))),
             "max_abs_rad": float(np.abs(error).max()), "bins": bins}
 
 
@@ -118,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     from pig_control.checkpoint import load_model
 
     parser = make_parser("benchmarks/dmc_angle_error.py", __doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=False, default=None, help="a DMC pendulum checkpoint")
+    parser.add_argument("--model", required=False, default=None,
+                        help="a DMC pendulum or cart-pole checkpoint")
     parser.add_argument("--data", required=False, default=None,
                         help="a rollouts file of the same env (data rollouts), with states")
     parser.add_argument("--out", default=None, metavar="F.json")
@@ -126,8 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.model is None or args.data is None:
         raise UserInputError("--model and --data are required")
     model, _ = load_model(Path(args.model), "cpu")
-    if model.cell is None or model.cell.name.split("_")[0] != "pendulum":
-        raise UserInputError(f"{args.model} is not a pendulum model")
+    domain = None if model.cell is None else model.cell.name.split("_")[0]
+    if domain not in STATE_NAMES:
+        raise UserInputError(f"{args.model} is not a pendulum or cart-pole model")
     try:
         with np.load(args.data) as data:
             frames, states = data["frames"], data["states"]
@@ -135,18 +146,26 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, KeyError) as error:
         raise UserInputError(f"cannot read rollouts with states from {args.data}: "
                              f"{error}") from None
-    if "hinge_pos" not in names:
-        raise UserInputError(f"{args.data} stores no hinge angle (states: {', '.join(names)})")
+    missing = [name for name in STATE_NAMES[domain] if name not in names]
+    if missing:
+        raise UserInputError(f"{args.data} stores no {', '.join(missing)} (states: "
+                             f"{', '.join(names)}): not rollouts of a {domain} env")
     positions = read_positions(model, frames.reshape(-1, *frames.shape[2:]))
-    true = states[..., names.index("hinge_pos")].reshape(-1).astype(np.float64)
+    true = np.stack([states[..., names.index(name)].reshape(-1) for name in STATE_NAMES[domain]],
+                    1).astype(np.float64)
     cell = model.cell
+    with torch.no_grad():
+        seen = cell.in_view(positions).numpy()
+    positions, true = positions[torch.as_tensor(seen)], true[seen]
     fitted = best_camera(cell, positions, true)
-    result = {"sequences": int(frames.shape[0]),
+    angle = true[:, -1]
+    result = {"sequences": int(frames.shape[0]), "frames_left_out_cut": int((~seen).sum()),
               "learned_camera": {"camera": cell.camera,
-                                 **angle_errors(learned_angles(cell, positions), true),
+                                 **angle_errors(learned_angles(cell, positions), angle),
                                  "residual": pixel_residuals(cell, positions, true, cell.camera)},
               "best_camera_given_true_angles": {
-                  "camera": fitted, **angle_errors(learned_angles(cell, positions, fitted), true),
+                  "camera": fitted, **angle_errors(learned_angles(cell, positions, fitted),
+                                                   angle),
                   "residual": pixel_residuals(cell, positions, true, fitted)}}
     for label, errors in (("learned camera", result["learned_camera"]),
                           ("best camera given the true angles",
@@ -156,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
               f"positions {errors['residual']['rms_px']:.2f} px RMS from the true angles' image")
         for b in errors["bins"]:
             print(f"  true angle [{b['from_rad']:+.2f}, {b['to_rad']:+.2f}) rad, "
-                  f"{b['frames']:5d} frames: mean {b['mean_rad']:+.3f}, rms {b['rms_rad']:.3f}")
+                  f"{b['frames']:5d} frames: mean {b['mean_rad']:+.3f}, rms {b['rms_rad']:.3f}, "
+                  f"median |error| {b['median_abs_rad']:.3f}")
     if args.out:
         write_json(args.out, {"provenance": benchmark_provenance(args, [args.model, args.data]),
                               "model": args.model, "data": args.data, "angle_error": result},

@@ -53,6 +53,7 @@ def test_angle_errors_are_wrapped_and_binned(monkeypatch):
     result = angle_errors(learned, true)
     assert result["frames"] == 5
     assert result["max_abs_rad"] == pytest.approx(0.1)
+    assert result["median_abs_rad"] == pytest.approx(2 * np.pi - 6.2)
     by_bin = {(round(b["from_rad"], 2)): b for b in result["bins"]}
     bottom_right = by_bin[round(np.pi - np.pi / 6, 2)]
     assert bottom_right["frames"] == 1
@@ -81,6 +82,6 @@ def test_best_camera_recovers_the_camera_that_drew_the_points(monkeypatch):
     positions = cell.to_pixels(torch.as_tensor(angles).reshape(-1, 1), cam).float()
     cell.set_camera({**truth, "a_xy": -1.0, "a_yy": -10.0, "h_y": -0.03})
     assert angle_errors(learned_angles(cell, positions), angles)["max_abs_rad"] > 0.02
-    fitted = best_camera(cell, positions, angles)
+    fitted = best_camera(cell, positions, angles.reshape(-1, 1))  # (N, k) coordinates
     assert fitted == pytest.approx(truth, abs=1e-3)
     assert angle_errors(learned_angles(cell, positions, fitted), angles)["max_abs_rad"] < 1e-3
