@@ -12,10 +12,15 @@ ways, each step's true state recorded.
    filtered ones over the frames of run 1 that show the whole system (``x_model = a x + b``;
    an angle keeps its scale and gets a sign and an offset, since the camera may mirror it);
 3. ``oracle``: the planner on the true state through the described system with the env's true
-   parameters (as ``mpc --model oracle``).
+   parameters (as ``mpc --model oracle``);
+4. ``true_points`` and ``true_points_noisy``: the pixel agent's filter and planner fed, instead
+   of the encoder's points, the true state (mapped as in 2) drawn through the learned camera,
+   exact or with Gaussian noise of ``--point-noise`` pixels on every coordinate.
 
 pixels against true_state is what perception (encoder, camera, filter) costs; true_state
-against oracle what the learned dynamics cost. Per run and episode: the return, the first
+against oracle what the learned dynamics cost; true_points against true_state what the filter
+costs on exact points, and true_points_noisy how the filter and planner carry the encoder's
+noise into the actions. Per run and episode: the return, the first
 control step with the pole upright (|angle| < 0.3 rad, None if never) and, over the upright
 steps, the mean |action| and (cart-pole) the mean |cart position| in metres: what the DMC
 reward's control and centring factors see. Episode seeds from 10**6 (reporting), as ``mpc``.
@@ -110,6 +115,45 @@ def play(env, domain: str, reset, act, episodes: int, seed: int, label: str) -> 
                                                                        strict=True)]
 
 
+class PointsAgent:
+    """The pixel agent's filter and planner on given points instead of the encoder's: each
+    step, the true state mapped into the model's coordinates (:func:`fit_map`), drawn through
+    the learned camera, plus Gaussian noise of ``noise`` pixels (seeded per episode)."""
+
+    def __init__(self, agent, mapping: dict, noise: float):
+        self.agent, self.mapping, self.noise = agent, mapping, noise
+        self.rng = np.random.default_rng(0)
+
+    def points(self, q: np.ndarray) -> torch.Tensor:
+        model_q, _ = apply_map(self.mapping, q, np.zeros_like(q))
+        cell = self.agent.cell
+        with torch.no_grad():
+            drawn = cell.to_pixels(torch.as_tensor(model_q, dtype=torch.float32)[None],
+                                   cell.camera_values())[0]
+        noise = self.noise * self.rng.standard_normal(tuple(drawn.shape))
+        return drawn + torch.as_tensor(noise, dtype=drawn.dtype)
+
+    def reset(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.agent.planner.reset(seed)
+        self.agent.last_action = None
+
+    def act(self, q: np.ndarray):
+        agent = self.agent
+        points = self.points(q)
+        if agent.last_action is None:
+            state = agent.filter.reset(points)
+        else:
+            state = agent.filter.step(points, agent.last_action)
+        with torch.no_grad():
+            model_q, model_qd = agent.cell.pixels_to_state(state[None, :, :2],
+                                                           state[None, :, 2:])
+        action, ms = agent.planner.act(model_q[0].double().numpy(),
+                                       model_qd[0].double().numpy())
+        agent.last_action = torch.as_tensor(action, dtype=torch.float32)
+        return action, ms, agent.planner.last_cpu_ms
+
+
 def summary(results: list[dict]) -> dict:
     """Mean return and the means of the per-episode statistics that exist."""
     out = {"mean_return": statistics.fmean(r["return"] for r in results)}
@@ -130,12 +174,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="a checkpoint of a model of --env")
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=REPORTING_SEED, help="first episode seed")
+    parser.add_argument("--point-noise", type=float, default=0.15,
+                        help="pixels of noise on the true_points_noisy run's points (default "
+                        "%(default)s)")
     parser.add_argument("--out", default=None, metavar="F.json")
     args = parse_benchmark_args(parser, argv, __file__)
     if args.model is None:
         raise UserInputError("--model is required (a checkpoint of a model of --env)")
     if args.episodes < 1:
         raise UserInputError(f"--episodes must be at least 1, got {args.episodes}")
+    if not args.point_noise >= 0:
+        raise UserInputError(f"--point-noise must be at least 0, got {args.point_noise}")
     domain = dmc.domain_of(args.env)
     model, _ = load_model(Path(args.model), "cpu")
     env, agent, truth = dmc_model.build(args.env, model)
@@ -175,6 +224,11 @@ def main(argv: list[str] | None = None) -> int:
 
         runs["oracle"] = play(env, domain, lambda _f, s: oracle.reset(s), act_oracle,
                               args.episodes, args.seed, "oracle")
+        for name, noise in (("true_points", 0.0), ("true_points_noisy", args.point_noise)):
+            points = PointsAgent(agent, mapping, noise)
+            runs[name] = play(env, domain, lambda _f, s, p=points: p.reset(s),
+                              lambda _f, q, _qd, p=points: p.act(q), args.episodes, args.seed,
+                              name.replace("_", " "))
     finally:
         env.close()
     summaries = {name: summary(results) for name, results in runs.items()}
@@ -186,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         write_json(args.out, {"provenance": benchmark_provenance(args, [args.model]),
                               "env": args.env, "model": args.model, "episodes": args.episodes,
                               "seed": args.seed, "upright_rad": UPRIGHT_RAD,
+                              "point_noise_px": args.point_noise,
                               "true_to_model_map": mapping, "described": described,
                               "summary": summaries, "runs": runs},
                    overwrite=args.overwrite)
