@@ -107,7 +107,12 @@ class PixelModelAgent:
         if goal_image is not None or goal_state is not None:
             raise UserInputError("a DMC task fixes its goal (upright): give no goal")
         with torch.no_grad():
-            self.filter.reset(self._encode(frame))
+            points = self._encode(frame)
+        self.reset_points(points, seed)
+
+    def reset_points(self, points: torch.Tensor, seed: int = 0) -> None:
+        """Start an episode from the tracked points (n, 2), pixels, of its first frame."""
+        self.filter.reset(points)
         self.planner.reset(seed)
         self.last_action = None
 
@@ -115,18 +120,29 @@ class PixelModelAgent:
         """(action (d,), wall-clock milliseconds of encoding, filtering and planning);
         :attr:`last_cpu_ms` holds the process's CPU milliseconds of the same."""
         start, cpu = time.perf_counter(), time.process_time()
+        points = None
+        if self.last_action is not None:  # the first frame was read by reset
+            with torch.no_grad():
+                points = self._encode(frame)
+                if not bool(self.cell.in_view(points[None])[0]):
+                    points = None  # a frame that cuts the system is not a measurement
+        action = self.act_points(points)
+        self.last_cpu_ms = (time.process_time() - cpu) * 1000.0
+        return action, (time.perf_counter() - start) * 1000.0
+
+    def act_points(self, points: torch.Tensor | None) -> np.ndarray:
+        """The action (d,) from the tracked points (n, 2), pixels, seen after the last action
+        (None: nothing measured, the filter predicts); an episode's first call plans from the
+        state :meth:`reset_points` set."""
         with torch.no_grad():
             if self.last_action is None:
                 state = self.filter.state
-            else:  # a frame that cuts the system (System.in_view) is not a measurement
-                points = self._encode(frame)
-                seen = bool(self.cell.in_view(points[None])[0])
-                state = self.filter.step(points if seen else None, self.last_action)
+            else:
+                state = self.filter.step(points, self.last_action)
             q, qd = self.cell.pixels_to_state(state[None, :, :2], state[None, :, 2:])
         action, _ = self.planner.act(q[0].double().numpy(), qd[0].double().numpy())
         self.last_action = torch.as_tensor(action, dtype=torch.float32)
-        self.last_cpu_ms = (time.process_time() - cpu) * 1000.0
-        return action, (time.perf_counter() - start) * 1000.0
+        return action
 
 
     def planned_states(self):
