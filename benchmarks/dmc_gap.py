@@ -186,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
 
         def act_pixels(frame, q, _qd):
             action, ms = agent.act(frame)
+            seen = agent.measure(frame) is not None  # the frame encoded again: diagnostic only
             with torch.no_grad():
-                seen = bool(agent.cell.in_view(agent._encode(frame)[None])[0])
                 state = agent.filter.state
                 model_q, _ = agent.cell.pixels_to_state(state[None, :, :2], state[None, :, 2:])
             if seen:

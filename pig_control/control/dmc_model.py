@@ -101,6 +101,13 @@ class PixelModelAgent:
         image = image.float().div(255.0).unsqueeze(0)
         return self.model.encoder(image)[0]  # (n, 2) pixels
 
+    def measure(self, frame: np.ndarray) -> torch.Tensor | None:
+        """The tracked points (n, 2), pixels, the encoder finds in a frame; None where the frame
+        cuts the system (:meth:`System.in_view`): such a frame is not a measurement."""
+        with torch.no_grad():
+            points = self._encode(frame)
+            return points if bool(self.cell.in_view(points[None])[0]) else None
+
     def reset(self, frame: np.ndarray, seed: int = 0, goal_image=None, goal_state=None) -> None:
         """Start an episode from its first frame: the filter at rest there, a fresh plan. The
         task fixes the goal: ``goal_image`` and ``goal_state`` must be None."""
@@ -120,12 +127,8 @@ class PixelModelAgent:
         """(action (d,), wall-clock milliseconds of encoding, filtering and planning);
         :attr:`last_cpu_ms` holds the process's CPU milliseconds of the same."""
         start, cpu = time.perf_counter(), time.process_time()
-        points = None
-        if self.last_action is not None:  # the first frame was read by reset
-            with torch.no_grad():
-                points = self._encode(frame)
-                if not bool(self.cell.in_view(points[None])[0]):
-                    points = None  # a frame that cuts the system is not a measurement
+        # the first frame was read by reset
+        points = None if self.last_action is None else self.measure(frame)
         action = self.act_points(points)
         self.last_cpu_ms = (time.process_time() - cpu) * 1000.0
         return action, (time.perf_counter() - start) * 1000.0
