@@ -169,7 +169,8 @@ def test_cartpole_small_angle_and_camera_round_trip():
     assert float(acc[1]) / theta == pytest.approx(slope, rel=1e-6)
     assert float(acc[0]) / theta == pytest.approx(-0.1 * 0.5 * slope / total, rel=1e-6)
     system.set_camera({"origin_x": 17.0, "origin_y": 20.0, "a_xx": 5.0, "a_xy": 0.5,
-                       "a_yx": 0.3, "a_yy": -4.0})
+                       "a_yx": 0.3, "a_yy": -4.0, "cart_scale": 1.03, "cart_u": 0.02,
+                       "cart_v": 0.05})
     q = torch.tensor([[0.4, 0.3], [-1.0, -2.0]], dtype=torch.float64)
     qd = torch.tensor([[0.5, -1.0], [2.0, 0.7]], dtype=torch.float64)
     pos, vel = system.state_to_pixels(q, qd)
@@ -177,6 +178,13 @@ def test_cartpole_small_angle_and_camera_round_trip():
     back_q, back_qd = system.pixels_to_state(pos, vel)
     torch.testing.assert_close(back_q, q)
     torch.testing.assert_close(back_qd, qd)
+    cam = system.camera_values()
+    # the cart's point: its own scale along the rail and its offset from the hinge
+    cart = torch.tensor([[17.0 + 5.0 * (1.03 * 0.4 + 0.02) + 0.5 * 0.05,
+                          20.0 + 0.3 * (1.03 * 0.4 + 0.02) - 4.0 * 0.05]], dtype=torch.float64)
+    torch.testing.assert_close(pos[:1, 0].detach(), cart)
+    generic = System.velocity_to_pixels(system, q, qd, cam)  # forward-mode autodiff
+    torch.testing.assert_close(system.velocity_to_pixels(q, qd, cam), generic)
 
 
 @pytest.mark.parametrize("name", ["pendulum", "cartpole"])

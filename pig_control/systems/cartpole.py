@@ -37,13 +37,19 @@ class CartPole(System):
     pole). Units: gravity is fixed at 9.81 m/s^2 (this fixes the metre) and the cart's mass at 1
     (only mass ratios and gain / mass are identifiable); ``masspole`` and ``length`` are learned.
 
-    Camera: a point ``(u, v)`` of the plane (metres, v up) is seen at
-    ``origin + A (u, v)`` pixels; the cart at ``(x, 0)``, the pole's tracked point at
+    Camera: a point ``(u, v)`` of the plane of the hinge (metres, v up) is seen at
+    ``origin + A (u, v)`` pixels; the pole's tracked point at
     ``(x + pole_marker sin(theta), pole_marker cos(theta))``: ``pole_marker`` (metres from the
     hinge) is where the encoder's point of the pole lies, the centre of its visible part,
     which a body hiding the pole's foot moves outwards from the centre of mass (``length``).
-    Origin, ``A`` and ``pole_marker`` are learned (initial guess: the image centre, an eighth
-    of the image per metre, v up on screen, the marker at the centre of mass; or
+    The cart's tracked point, the centroid of its visible body, is not the hinge: it is seen
+    at ``(cart_scale x + cart_u, cart_v)``. ``cart_u``, ``cart_v`` (metres) place the centroid
+    off the hinge (DMC's cart-pole: 1 px above it), and ``cart_scale`` (about 1) is how much
+    faster it crosses the image than the hinge's plane does: the body's visible face lies
+    nearer a perspective camera (DMC's: 2.5 % faster, which without this term reads as a pole
+    angle off by 0.04 rad per metre of cart travel). Origin, ``A``, ``pole_marker`` and the
+    cart's three values are learned (initial guess: the image centre, an eighth of the image
+    per metre, v up on screen, the marker at the centre of mass, the cart at the hinge; or
     :meth:`guess_from_motion`'s).
 
     Task: the cart at the goal position, the pole upright, at rest.
@@ -54,7 +60,8 @@ class CartPole(System):
     initial_params = {"masspole": 0.1, "length": 0.5}
     fixed_params = {"gravity": 9.81, "masscart": 1.0}
     initial_camera = {"origin_x": 16.0, "origin_y": 16.0, "a_xx": 4.0, "a_xy": 0.0,
-                      "a_yx": 0.0, "a_yy": -4.0, "pole_marker": 0.5}
+                      "a_yx": 0.0, "a_yy": -4.0, "pole_marker": 0.5, "cart_scale": 1.0,
+                      "cart_u": 0.0, "cart_v": 0.0}
     n_points = 2
     defaults = {"horizon": 30,
                 "cost": {"terminal_weight": 1.0, "velocity_weight": 0.1, "action_weight": 1e-3}}
@@ -64,7 +71,8 @@ class CartPole(System):
     def camera_initial_guess(self):
         centre, scale = self.image_size / 2.0, self.image_size / 8.0
         return {"origin_x": centre, "origin_y": centre, "a_xx": scale, "a_xy": 0.0,
-                "a_yx": 0.0, "a_yy": -scale, "pole_marker": self.initial_params["length"]}
+                "a_yx": 0.0, "a_yy": -scale, "pole_marker": self.initial_params["length"],
+                "cart_scale": 1.0, "cart_u": 0.0, "cart_v": 0.0}
 
     def guess_from_motion(self, positions, actions):
         """Camera, ``length`` and gain from the encoded motion (the trajectory fit then refines
@@ -147,7 +155,8 @@ class CartPole(System):
     def to_pixels(self, q, cam):
         x, theta = q[:, 0], q[:, 1]
         marker = cam["pole_marker"]
-        cart = torch.stack([x, torch.zeros_like(x)], -1)
+        cart = torch.stack([cam["cart_scale"] * x + cam["cart_u"],
+                            cam["cart_v"] + torch.zeros_like(x)], -1)
         pole = torch.stack([x + marker * torch.sin(theta), marker * torch.cos(theta)], -1)
         return camera.apply(cam, ORIGIN, torch.stack([cart, pole], 1))
 
@@ -159,7 +168,8 @@ class CartPole(System):
         swing = camera.linear(cam, torch.stack([marker * torch.cos(theta),
                                                 -marker * torch.sin(theta)], -1))
         zero = torch.zeros_like(along)
-        return torch.stack([torch.cat([along, along], -1), torch.cat([zero, swing], -1)], -1)
+        return torch.stack([torch.cat([cam["cart_scale"] * along, along], -1),
+                            torch.cat([zero, swing], -1)], -1)
 
     def velocity_to_pixels(self, q, qd, cam):
         """The Jacobian times the rates (closed form: the generic autodiff one would cost more
@@ -175,7 +185,7 @@ class CartPole(System):
 
     def from_pixels(self, points, cam):
         plane = camera.invert(cam, ORIGIN, points)  # (B, 2, 2)
-        x = plane[:, 0, 0]
+        x = (plane[:, 0, 0] - cam["cart_u"]) / cam["cart_scale"]
         theta = torch.atan2(plane[:, 1, 0] - x, plane[:, 1, 1])
         return torch.stack([x, theta], 1)
 
