@@ -113,6 +113,8 @@ def test_frames_cut_by_the_border_are_left_out_of_the_fit():
     points = torch.stack([carts, carts + arm], 1)
     points[3, 1] = torch.tensor([32.0, 60.0])  # its far end (2 x 28 px below) off the image
     assert system.in_view(points).tolist() == [True, False, False, False]
+    empty = torch.full((1, 2, 2), 32.0)  # no system in the frame: both points at the centre
+    assert system.in_view(empty).tolist() == [False]
     chunks = points[[0, 0, 1, 0, 0, 0]].reshape(3, 2, 2, 2)  # chunk 1 holds the cut frame
     actions = torch.arange(3.0).reshape(3, 1, 1)
     kept, kept_actions = fittable_chunks(system, chunks, actions)

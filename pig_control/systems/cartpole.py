@@ -205,11 +205,14 @@ def visible(positions: Tensor, reach: float, size: int) -> Tensor:
     centroid inwards, so a frame counts when the cart's point lies at least half the pole's
     image length ``reach`` (pixels) inside every border (the cart is about as wide) and the
     pole's far end, twice the arm from the cart (the tracked point is the middle of its
-    visible part), at least a pixel inside."""
+    visible part), at least a pixel inside. The pole's point must also lie at least half of
+    ``reach`` from the cart's: a frame without the system gives both points at the image's
+    centre, which the border tests alone would pass."""
     cart, pole = positions[..., 0, :], positions[..., 1, :]
     tip = cart + 2.0 * (pole - cart)
     return (((cart > 0.5 * reach) & (cart < size - 0.5 * reach)).all(-1)
-            & ((tip > 1.0) & (tip < size - 1.0)).all(-1))
+            & ((tip > 1.0) & (tip < size - 1.0)).all(-1)
+            & ((pole - cart).norm(dim=-1) >= 0.5 * reach))
 
 
 def _fit_cart_pole(cart: Tensor, pole: Tensor, u: Tensor, seen: Tensor, origin: Tensor,
