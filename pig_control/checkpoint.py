@@ -61,6 +61,24 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> dict:
     return payload
 
 
+def state_mismatch(expected: dict, stored, error: BaseException) -> str:
+    """One line naming what differs between a model's state dict and a checkpoint's: tensors
+    of another shape, missing or unexpected names (at most three of each); the loader's own
+    reason where the stored state is not a mapping or nothing differs by name and shape."""
+    if not isinstance(stored, dict):
+        return safe_reason(error)
+    shapes = [f"{name} {tuple(stored[name].shape)} in the file, {tuple(tensor.shape)} here"
+              for name, tensor in expected.items()
+              if name in stored and hasattr(stored[name], "shape")
+              and tuple(stored[name].shape) != tuple(tensor.shape)]
+    parts = [("other shapes", shapes),
+             ("missing", [name for name in expected if name not in stored]),
+             ("unexpected", [name for name in stored if name not in expected])]
+    said = [f"{label}: {'; '.join(items[:3])}{' ...' if len(items) > 3 else ''}"
+            for label, items in parts if items]
+    return ", ".join(said) if said else safe_reason(error)
+
+
 def load_model(path: str | os.PathLike, device: str = "cpu"):
     """Rebuild the model stored in a checkpoint, in eval mode. Returns (model, checkpoint)."""
     from pig_control import precision
@@ -74,7 +92,9 @@ def load_model(path: str | os.PathLike, device: str = "cpu"):
         model.load_state_dict(payload["model"])
     except RuntimeError as error:
         raise UserInputError(f"checkpoint '{path}' does not match its own config: "
-                             f"{safe_reason(error)}") from None
+                             f"{state_mismatch(model.state_dict(), payload['model'], error)} "
+                             f"(made by another version of pig_control? retrain it with this "
+                             f"one)") from None
     broken = [name for name, tensor in model.state_dict().items()
               if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
     if broken:

@@ -132,6 +132,20 @@ def test_evaluate_refuses_nan_parameters(trained, tmp_path, small_npz, capsys):
     assert "NaN or infinite" in one_line_error(status, err) and log_params in err
 
 
+def test_a_model_of_another_shape_names_what_differs(trained, tmp_path, small_npz, capsys):
+    """A checkpoint whose tensors no longer fit this version's model (e.g. a camera that
+    gained values) says which tensor differs and how, in one line, and exits 2."""
+    payload = load_checkpoint(trained / "last.pt")
+    name = next(k for k in payload["model"] if k.endswith("log_params"))
+    payload["model"][name] = torch.cat([payload["model"][name], torch.zeros(1)])
+    save_checkpoint(tmp_path / "old.pt", payload)
+    status, _, err = run_entry(evaluate_main, capsys, ["--checkpoint", str(tmp_path / "old.pt"),
+                                                       "--data", str(small_npz),
+                                                       "--no-progress"])
+    line = one_line_error(status, err)
+    assert name in line and "in the file" in line and "another version" in line
+
+
 def test_rollouts_of_one_episode_are_refused(tmp_path, capsys):
     data = tmp_path / "one.npz"
     frames = np.zeros((1, 12, 32, 32, 3), np.uint8)
