@@ -208,11 +208,11 @@ def visible(positions: Tensor, reach: float, size: int) -> Tensor:
     visible part), at least a pixel inside. The pole's point must also lie at least half of
     ``reach`` from the cart's: a frame without the system gives both points at the image's
     centre, which the border tests alone would pass."""
-    cart, pole = positions[..., 0, :], positions[..., 1, :]
-    tip = cart + 2.0 * (pole - cart)
+    cart, arm = positions[..., 0, :], positions[..., 1, :] - positions[..., 0, :]
+    tip = cart + 2.0 * arm
     return (((cart > 0.5 * reach) & (cart < size - 0.5 * reach)).all(-1)
             & ((tip > 1.0) & (tip < size - 1.0)).all(-1)
-            & ((pole - cart).norm(dim=-1) >= 0.5 * reach))
+            & (arm.norm(dim=-1) >= 0.5 * reach))
 
 
 def _fit_cart_pole(cart: Tensor, pole: Tensor, u: Tensor, seen: Tensor, origin: Tensor,
